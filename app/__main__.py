@@ -1,0 +1,156 @@
+"""The ``flywheel`` command: parses the command line and hands over; no work at import time."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import uuid
+from pathlib import Path
+
+from . import __version__, logs
+from .config import Config, ConfigError, load_config
+from .settings import Settings, SettingsError
+
+
+def _load_config_or_exit(directory: Path) -> Config:
+    try:
+        return load_config(directory)
+    except ConfigError as exc:
+        print(f"flywheel: configuration refused: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from .server import create_app
+
+    try:
+        settings = Settings.from_env(force_dry_run=args.dry_run or None, port=args.port)
+        settings.check_startable()
+    except SettingsError as exc:
+        print(f"flywheel: cannot start: {exc}", file=sys.stderr)
+        return 2
+    config = _load_config_or_exit(settings.config_dir)
+    logs.configure(args.log_level)
+    host = args.host or settings.listen_host()
+    if settings.dry_run:
+        reason = "--dry-run given" if settings.force_dry_run else (
+            "no GitHub App credentials (set GITHUB_APP_ID and GITHUB_PRIVATE_KEY or "
+            "GITHUB_PRIVATE_KEY_PATH)"
+        )
+        print(
+            f"Flywheel {__version__} in DRY-RUN mode: {reason}. Deliveries are accepted and "
+            "their plans logged; nothing is written to GitHub.",
+            flush=True,
+        )
+    else:
+        print(f"Flywheel {__version__} live as GitHub App {settings.app_id}.", flush=True)
+    if not settings.verifies_signatures:
+        if args.host and args.host not in {"127.0.0.1", "localhost", "::1"}:
+            print("flywheel: refusing to listen beyond loopback without GITHUB_WEBHOOK_SECRET",
+                  file=sys.stderr)
+            return 2
+        print("Webhook signatures are NOT checked (GITHUB_WEBHOOK_SECRET unset): "
+              f"listening on {host} only.", flush=True)
+    print(f"Workflows: {', '.join(sorted(config.workflows)) or 'none'}; "
+          f"listening on http://{host}:{settings.port}/webhook", flush=True)
+    app = create_app(settings, config)
+    web.run_app(app, host=host, port=settings.port, print=None,
+                shutdown_timeout=settings.shutdown_grace_seconds)
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Run one payload through the handlers offline and print the plan."""
+    from .handlers import build_router
+    from .journal import Delivery, Journal
+    from .plan import BoardCache
+    from .processor import Processor
+    from .worker import DeliveryFailed
+
+    settings = Settings.from_env()
+    config = _load_config_or_exit(Path(args.config) if args.config else settings.config_dir)
+    try:
+        body = Path(args.file).read_bytes()
+        data = json.loads(body)
+    except (OSError, ValueError) as exc:
+        print(f"flywheel: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 2
+    if not isinstance(data, dict):
+        print(f"flywheel: {args.file} is not a JSON object", file=sys.stderr)
+        return 2
+
+    async def run() -> int:
+        journal = Journal(":memory:")
+        await journal.open()
+        processor = Processor(router=build_router(), config=lambda: config, journal=journal,
+                              github=None, boards=BoardCache(), emit=print)
+        delivery = Delivery.from_body(f"replay-{uuid.uuid4()}", args.event, body, data)
+        handlers = processor.router.fetch(
+            __import__("gidgethub.sansio", fromlist=["Event"]).Event(
+                data, event=args.event, delivery_id=delivery.id
+            )
+        )
+        if not handlers:
+            print(f"no handler for {delivery.event_action}: Flywheel would do nothing")
+            await journal.close()
+            return 0
+        try:
+            outcome = await processor(delivery)
+        except DeliveryFailed as exc:
+            outcome = exc.outcome
+            print(f"handler error: {exc}")
+        await journal.close()
+        for note in outcome.get("notes", []):
+            print(f"why: {note}")
+        if not outcome.get("actions"):
+            print("plan is empty: Flywheel would change nothing")
+        return 1 if outcome.get("errors") else 0
+
+    return asyncio.run(run())
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
+    config = _load_config_or_exit(directory)
+    print(f"ok: {len(config.workflows)} workflows in {directory}: "
+          + ", ".join(f"{w.id} ({w.source})" for w in config.workflows.values()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="flywheel", description=(
+        "Flywheel runs a community-relations team's workflows (onboarding, offboarding, "
+        "initiatives, consortia) on GitHub issues and Projects boards."))
+    parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the webhook server and workers")
+    serve.add_argument("--host", help="listen address (default 0.0.0.0; 127.0.0.1 without a secret)")
+    serve.add_argument("--port", type=int, help="listen port (default $PORT or 8080)")
+    serve.add_argument("--dry-run", action="store_true", help="never write to GitHub; log plans")
+    serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
+    serve.set_defaults(func=cmd_serve)
+
+    replay = sub.add_parser("replay", help="print what the app would do with a payload (offline)")
+    replay.add_argument("event", help="the X-GitHub-Event name, e.g. issues")
+    replay.add_argument("file", help="a webhook payload as JSON")
+    replay.add_argument("--config", help="workflow-config folder (default $FLYWHEEL_CONFIG)")
+    replay.set_defaults(func=cmd_replay)
+
+    check = sub.add_parser("check-config", help="validate a workflow-config folder")
+    check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")
+    check.set_defaults(func=cmd_check_config)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,432 @@
+"""Loads and validates ``workflow-config/``: one YAML file a workflow, plus ``flywheel.yaml``.
+
+Validation is strict and happens before anything runs: an unknown key, a
+wrong type, a template that does not exist or a board field named twice is
+refused with the file, the line and the reason. Adding a workflow is a YAML
+file and a template; no Python.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import yamlmarks
+from .plan import LabelSpec
+
+GLOBAL_FILE = "flywheel.yaml"
+FIELD_TYPES = ("text", "slug", "date", "url", "handles", "choice", "checkboxes", "number")
+_PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+_COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
+
+
+class ConfigError(Exception):
+    def __init__(self, file: str, line: int, reason: str) -> None:
+        super().__init__(f"{file}:{line}: {reason}")
+        self.file, self.line, self.reason = file, line, reason
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    id: str
+    heading: str
+    type: str = "text"
+    required: bool = False
+    choices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LabelRule:
+    """A label to apply; ``{field}`` placeholders make derived labels (``community: {community}``)."""
+
+    name: str
+    color: str = "ededed"
+    description: str = ""
+
+    def placeholders(self) -> set[str]:
+        return set(_PLACEHOLDER.findall(self.name))
+
+
+@dataclass(frozen=True)
+class Match:
+    labels: tuple[str, ...] = ()
+    title_prefix: str | None = None
+    headings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BoardSpec:
+    owner: str
+    number: int
+    on_open: tuple[tuple[str, str], ...] = ()
+    on_close: tuple[tuple[str, str], ...] = ()
+    on_close_not_planned: tuple[tuple[str, str], ...] = ()
+    on_reopen: tuple[tuple[str, str], ...] = ()
+    on_first_ticked: tuple[tuple[str, str], ...] = ()
+    on_all_ticked: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ReminderSpec:
+    field: str
+    days_before: tuple[int, ...]
+    template: str
+
+
+@dataclass(frozen=True)
+class MissingSpec:
+    label: LabelRule | None = LabelRule("needs: info", "fbca04", "Required facts are missing")
+    per_field_label: LabelRule | None = None
+
+
+@dataclass(frozen=True)
+class Workflow:
+    id: str
+    title: str
+    source: str
+    match: Match
+    fields: tuple[FieldSpec, ...] = ()
+    labels: tuple[LabelRule, ...] = ()
+    template: str | None = None
+    board: BoardSpec | None = None
+    notify: tuple[str, ...] = ()
+    assignees: tuple[str, ...] = ()
+    reminders: tuple[ReminderSpec, ...] = ()
+    missing: MissingSpec = MissingSpec()
+    community_field: str | None = None
+    enabled: bool = True
+
+    def field(self, field_id: str) -> FieldSpec | None:
+        return next((f for f in self.fields if f.id == field_id), None)
+
+    def label_specs(self, values: Mapping[str, str]) -> list[LabelSpec]:
+        """Labels with placeholders filled; a label whose field is empty is left out."""
+        specs = []
+        for rule in self.labels:
+            name = fill(rule.name, values)
+            if name is None:
+                continue
+            description = fill(rule.description, values) or ""
+            specs.append(LabelSpec(name, rule.color, description))
+        return specs
+
+
+@dataclass(frozen=True)
+class GlobalConfig:
+    templates_dir: Path
+    reminder_interval_minutes: int = 60
+    help_footer: str = ""
+    ignore_bots: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    workflows: Mapping[str, Workflow]
+    settings: GlobalConfig
+    directory: Path
+
+    def enabled(self) -> list[Workflow]:
+        return [w for w in self.workflows.values() if w.enabled]
+
+
+def fill(pattern: str, values: Mapping[str, str]) -> str | None:
+    """Replace ``{field}`` with its value; None when a referenced field is empty.
+
+    Values are substituted, never evaluated: a person's text cannot become a
+    template expression here.
+
+    >>> fill("community: {community}", {"community": "lsst"})
+    'community: lsst'
+    >>> fill("community: {community}", {}) is None
+    True
+    """
+    missing = False
+
+    def substitute(match: re.Match[str]) -> str:
+        nonlocal missing
+        value = values.get(match.group(1), "")
+        if not value:
+            missing = True
+        return value
+
+    result = _PLACEHOLDER.sub(substitute, pattern)
+    return None if missing else result
+
+
+# -- validation helpers ------------------------------------------------------------------
+
+
+class _Reader:
+    """Walks one file's data, raising ConfigError with its line on the first problem."""
+
+    def __init__(self, file: str) -> None:
+        self.file = file
+
+    def fail(self, container: Any, key: str | int | None, reason: str) -> ConfigError:
+        return ConfigError(self.file, yamlmarks.line_of(container, key), reason)
+
+    def mapping(
+        self, value: Any, where: str, allowed: set[str], required: set[str] = frozenset()  # type: ignore[assignment]
+    ) -> Mapping[str, Any]:
+        if not isinstance(value, dict):
+            raise ConfigError(self.file, yamlmarks.line_of(value), f"{where} must be a mapping")
+        for key in value:
+            if key not in allowed:
+                known = ", ".join(sorted(allowed))
+                raise self.fail(value, key, f"unknown key {key!r} in {where} (known: {known})")
+        for key in sorted(required - set(value)):
+            raise self.fail(value, None, f"{where} needs {key!r}")
+        return value
+
+    def typed(self, container: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+        if key not in container or container[key] is None:
+            return default
+        value = container[key]
+        if isinstance(value, bool) and kind is int:
+            raise self.fail(container, key, f"{key!r} must be a number")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+            wanted = {"str": "text", "int": "a number", "bool": "true or false", "list": "a list"}
+            raise self.fail(container, key, f"{key!r} must be {wanted.get(names, names)}")
+        return value
+
+    def strings(self, container: Mapping[str, Any], key: str) -> tuple[str, ...]:
+        value = container.get(key)
+        if value is None:
+            return ()
+        if isinstance(value, str):
+            return (value,)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise self.fail(container, key, f"{key!r} must be text or a list of text")
+        return tuple(value)
+
+
+def _field_values(reader: _Reader, container: Mapping[str, Any], key: str, known: set[str]) -> tuple[tuple[str, str], ...]:
+    value = container.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, dict):
+        raise reader.fail(container, key, f"{key!r} must map board field names to values")
+    seen: set[str] = set()
+    pairs = []
+    for name, wanted in value.items():
+        if name.lower() in seen:
+            raise reader.fail(value, name, f"board field {name!r} is named twice in {key!r}")
+        seen.add(name.lower())
+        if not isinstance(wanted, str | int | float) or isinstance(wanted, bool):
+            raise reader.fail(value, name, f"value of board field {name!r} must be text or a number")
+        for placeholder in _PLACEHOLDER.findall(str(wanted)):
+            if placeholder not in known:
+                raise reader.fail(value, name, f"{{{placeholder}}} is not a field of this workflow")
+        pairs.append((str(name), str(wanted)))
+    return tuple(pairs)
+
+
+def _label_rule(reader: _Reader, item: Any, where: Any, index: int, known: set[str]) -> LabelRule:
+    if isinstance(item, str):
+        item = {"name": item}
+        rule_container: Any = where
+        rule_key: Any = index
+    else:
+        rule_container, rule_key = item, None
+    spec = reader.mapping(item, "a label", {"name", "color", "description"}, {"name"})
+    name = reader.typed(spec, "name", str, "")
+    color = str(reader.typed(spec, "color", str, "ededed"))
+    if not _COLOR.match(color):
+        raise reader.fail(spec, "color", f"label colour {color!r} must be six hex digits")
+    for placeholder in _PLACEHOLDER.findall(name):
+        if placeholder not in known:
+            raise reader.fail(rule_container, rule_key, f"{{{placeholder}}} is not a field of this workflow")
+    if len(name) > 50:
+        raise reader.fail(rule_container, rule_key, "GitHub label names are at most 50 characters")
+    return LabelRule(name, color.lstrip("#"), reader.typed(spec, "description", str, ""))
+
+
+def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
+    reader = _Reader(path.name)
+    top = reader.mapping(
+        data,
+        "a workflow",
+        {
+            "workflow", "title", "enabled", "match", "fields", "labels", "comment", "board",
+            "notify", "assignees", "reminders", "missing", "community_field",
+        },
+        {"match"},
+    )
+    workflow_id = reader.typed(top, "workflow", str, path.stem)
+    match_map = reader.mapping(top["match"], "match", {"labels", "title_prefix", "headings"})
+    match = Match(
+        labels=reader.strings(match_map, "labels"),
+        title_prefix=reader.typed(match_map, "title_prefix", str, None),
+        headings=reader.strings(match_map, "headings"),
+    )
+    if not (match.labels or match.title_prefix or match.headings):
+        raise reader.fail(match_map, None, "match needs labels, title_prefix or headings")
+
+    fields_map = reader.typed(top, "fields", dict, {})
+    fields = []
+    for field_id, spec_data in fields_map.items():
+        if not re.match(r"^[a-z][a-z0-9_]*$", field_id):
+            raise reader.fail(fields_map, field_id, f"field id {field_id!r}: use lower_case letters, digits, _")
+        spec = reader.mapping(spec_data, f"field {field_id!r}", {"heading", "type", "required", "choices"}, {"heading"})
+        kind = reader.typed(spec, "type", str, "text")
+        if kind not in FIELD_TYPES:
+            raise reader.fail(spec, "type", f"field type {kind!r} is not one of {', '.join(FIELD_TYPES)}")
+        choices = reader.strings(spec, "choices")
+        if kind == "choice" and not choices:
+            raise reader.fail(spec, None, f"choice field {field_id!r} needs choices")
+        fields.append(
+            FieldSpec(
+                field_id,
+                reader.typed(spec, "heading", str, ""),
+                kind,
+                reader.typed(spec, "required", bool, False),
+                choices,
+            )
+        )
+    known = {f.id for f in fields}
+
+    labels_list = reader.typed(top, "labels", list, [])
+    labels = tuple(_label_rule(reader, item, labels_list, i, known) for i, item in enumerate(labels_list))
+
+    template = None
+    if "comment" in top:
+        comment = reader.mapping(top["comment"], "comment", {"template"}, {"template"})
+        template = reader.typed(comment, "template", str, "")
+        if not (templates_dir / template).is_file():
+            raise reader.fail(comment, "template", f"template {template!r} does not exist in {templates_dir}")
+
+    board = None
+    if "board" in top:
+        b = reader.mapping(
+            top["board"],
+            "board",
+            {"owner", "number", "on_open", "on_close", "on_close_not_planned", "on_reopen",
+             "on_first_ticked", "on_all_ticked"},
+            {"owner", "number"},
+        )
+        board = BoardSpec(
+            owner=reader.typed(b, "owner", str, ""),
+            number=reader.typed(b, "number", int, 0),
+            **{k: _field_values(reader, b, k, known) for k in (
+                "on_open", "on_close", "on_close_not_planned", "on_reopen",
+                "on_first_ticked", "on_all_ticked")},
+        )
+
+    reminders = []
+    for i, item in enumerate(reader.typed(top, "reminders", list, [])):
+        r = reader.mapping(item, "a reminder", {"field", "days_before", "template"}, {"field", "days_before", "template"})
+        field_id = reader.typed(r, "field", str, "")
+        spec = next((f for f in fields if f.id == field_id), None)
+        if spec is None or spec.type != "date":
+            raise reader.fail(r, "field", f"reminder field {field_id!r} must be a date field of this workflow")
+        days = reader.typed(r, "days_before", list, [])
+        if not days or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in days):
+            raise reader.fail(r, "days_before", "days_before must be a list of whole numbers of days")
+        reminder_template = reader.typed(r, "template", str, "")
+        if not (templates_dir / reminder_template).is_file():
+            raise reader.fail(r, "template", f"template {reminder_template!r} does not exist in {templates_dir}")
+        reminders.append(ReminderSpec(field_id, tuple(sorted(set(days), reverse=True)), reminder_template))
+        del i
+
+    missing = MissingSpec()
+    if "missing" in top:
+        m = reader.mapping(top["missing"], "missing", {"label", "per_field_label"})
+        missing = MissingSpec(
+            label=_label_rule(reader, m["label"], m, 0, set()) if m.get("label") else None,
+            per_field_label=(
+                _label_rule(reader, m["per_field_label"], m, 0, {"field"})
+                if m.get("per_field_label") else None
+            ),
+        )
+
+    community_field = reader.typed(top, "community_field", str, None)
+    if community_field is not None and community_field not in known:
+        raise reader.fail(top, "community_field", f"{community_field!r} is not a field of this workflow")
+
+    notify = reader.strings(top, "notify")
+    for handle in notify:
+        if not re.match(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$", handle):
+            raise reader.fail(top, "notify", f"notify entry {handle!r} must be @user or @org/team")
+
+    return Workflow(
+        id=workflow_id,
+        title=reader.typed(top, "title", str, workflow_id),
+        source=path.name,
+        match=match,
+        fields=tuple(fields),
+        labels=labels,
+        template=template,
+        board=board,
+        notify=notify,
+        assignees=reader.strings(top, "assignees"),
+        reminders=tuple(reminders),
+        missing=missing,
+        community_field=community_field,
+        enabled=reader.typed(top, "enabled", bool, True),
+    )
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yamlmarks.load(path.read_text(encoding="utf-8"))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 0
+        raise ConfigError(path.name, line, f"not valid YAML: {exc.problem or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(path.name, 0, f"cannot be read: {exc}") from None
+
+
+def _parse_global(path: Path, directory: Path) -> GlobalConfig:
+    default_templates = directory.parent / "templates"
+    if not path.exists():
+        return GlobalConfig(templates_dir=default_templates)
+    data = _read_yaml(path) or yamlmarks.MarkedDict()
+    reader = _Reader(path.name)
+    top = reader.mapping(data, "flywheel.yaml", {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots"})
+    templates = reader.typed(top, "templates", str, None)
+    templates_dir = (directory / templates).resolve() if templates else default_templates
+    if not templates_dir.is_dir():
+        raise reader.fail(top, "templates", f"templates folder {templates_dir} does not exist")
+    interval = reader.typed(top, "reminder_interval_minutes", int, 60)
+    if interval < 1:
+        raise reader.fail(top, "reminder_interval_minutes", "the interval must be at least 1 minute")
+    return GlobalConfig(
+        templates_dir=templates_dir,
+        reminder_interval_minutes=interval,
+        help_footer=reader.typed(top, "help_footer", str, ""),
+        ignore_bots=reader.typed(top, "ignore_bots", bool, True),
+    )
+
+
+def load_config(directory: Path | str, extra_files: list[Path] | None = None) -> Config:
+    """Load every workflow in a folder (and any extra files); raise ConfigError on the first problem."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ConfigError(str(directory), 0, "the workflow-config folder does not exist")
+    settings = _parse_global(directory / GLOBAL_FILE, directory)
+    files = sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.name != GLOBAL_FILE)
+    files += list(extra_files or [])
+    workflows: dict[str, Workflow] = {}
+    for path in files:
+        data = _read_yaml(path)
+        workflow = _parse_workflow(path, data, settings.templates_dir)
+        if workflow.id in workflows:
+            raise ConfigError(path.name, yamlmarks.line_of(data, "workflow"),
+                              f"workflow {workflow.id!r} is already defined in {workflows[workflow.id].source}")
+        workflows[workflow.id] = workflow
+    return Config(workflows=workflows, settings=settings, directory=directory)
+
+
+def empty_config(templates_dir: Path) -> Config:
+    return Config(workflows={}, settings=GlobalConfig(templates_dir=templates_dir), directory=Path("."))
+
+
+ConfigLoader = Callable[[], Config]
+__all__ = ["Config", "ConfigError", "FieldSpec", "Workflow", "field", "load_config"]

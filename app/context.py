@@ -1,0 +1,53 @@
+"""What every handler is given: the delivery, the config, read access, and the plan it adds to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from gidgethub import sansio
+
+from .plan import Action, IssueRef
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .github import GitHubClient
+    from .journal import Journal
+
+
+class UserError(Exception):
+    """Something a person can fix: the message goes where they look, not only to the log."""
+
+
+@dataclass
+class HandlerContext:
+    delivery_id: str
+    event: sansio.Event
+    config: Config
+    journal: Journal
+    gh: GitHubClient | None  # None in dry-run: handlers plan from the payload alone
+    plan: list[Action] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return self.event.data
+
+    @property
+    def can_read(self) -> bool:
+        return self.gh is not None
+
+    def add(self, *actions: Action) -> None:
+        self.plan.extend(actions)
+
+    def note(self, text: str) -> None:
+        """Why something was (or was not) planned: kept in the journal for /why and the log."""
+        self.notes.append(text)
+
+    def issue_ref(self) -> IssueRef | None:
+        repo = (self.data.get("repository") or {}).get("full_name")
+        issue = self.data.get("issue") or {}
+        number = issue.get("number") if isinstance(issue, dict) else None
+        if isinstance(repo, str) and isinstance(number, int):
+            return IssueRef(repo, number)
+        return None

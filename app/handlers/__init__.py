@@ -1,0 +1,17 @@
+"""Composes every concern's router into the one the worker dispatches with.
+
+Removing a feature is: delete its module, its tests and its line here.
+A test checks that every module in this package is listed.
+"""
+
+from __future__ import annotations
+
+from gidgethub.routing import Router
+
+from . import installations
+
+MODULES = (installations,)
+
+
+def build_router() -> Router:
+    return Router(*(module.router for module in MODULES))

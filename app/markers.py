@@ -1,0 +1,44 @@
+"""Hidden ``<!-- flywheel:KEY {json} -->`` markers: how bot-owned text is found again.
+
+The JSON is escaped so that no value, whatever a person typed into it, can
+close the HTML comment early and so expose or break the marker.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+_MARKER = re.compile(r"<!-- flywheel:(?P<key>[A-Za-z0-9_.:#/@-]+)(?: (?P<data>\{.*?\}))? -->")
+_KEY = re.compile(r"^[A-Za-z0-9_.:#/@-]+$")
+
+
+def render(key: str, data: dict[str, Any] | None = None) -> str:
+    if not _KEY.match(key):
+        raise ValueError(f"marker key {key!r} has characters a marker cannot hold")
+    if not data:
+        return f"<!-- flywheel:{key} -->"
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    # JSON allows these escapes; HTML comments cannot contain "-->" once they are gone.
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("-", "\\u002d")
+    return f"<!-- flywheel:{key} {text} -->"
+
+
+def find(body: str | None) -> dict[str, dict[str, Any]]:
+    """Every marker in a text: key → its data ({} when it carries none)."""
+    found: dict[str, dict[str, Any]] = {}
+    for match in _MARKER.finditer(body or ""):
+        data: dict[str, Any] = {}
+        if match.group("data"):
+            try:
+                loaded = json.loads(match.group("data"))
+            except ValueError:
+                loaded = {}
+            data = loaded if isinstance(loaded, dict) else {}
+        found.setdefault(match.group("key"), data)
+    return found
+
+
+def has(body: str | None, key: str) -> bool:
+    return key in find(body)

@@ -1,0 +1,214 @@
+"""HTTP: ``/webhook`` (verify, journal, answer), ``/healthz`` and ``/metrics``.
+
+The webhook path never talks to GitHub: it checks the signature on the raw
+body, journals the delivery durably and answers. Each kind of bad request
+gets its own status, so GitHub's delivery log tells an attack (401) from a
+misconfigured hook (415) from our bug (500).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+from aiohttp import web
+from gidgethub import ValidationFailure, routing, sansio
+
+from . import __version__
+from .config import Config
+from .github import GitHubApp
+from .handlers import build_router
+from .journal import Delivery, Journal
+from .metrics import Metrics, standard_metrics
+from .plan import BoardCache
+from .processor import Processor
+from .settings import Settings
+from .worker import Dispatcher
+
+log = logging.getLogger("flywheel.server")
+
+MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub caps payloads at 25 MB
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    config: Config
+    router: routing.Router
+    metrics: Metrics
+    journal: Journal
+    dispatcher: Dispatcher | None = None
+    processor: Processor | None = None
+    github: GitHubApp | None = None
+    session: aiohttp.ClientSession | None = None
+    accepting: bool = True
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def mode(self) -> str:
+        return "dry-run" if self.settings.dry_run else "live"
+
+
+STATE = web.AppKey("flywheel_state", AppState)
+
+
+def _answer(status: int, message: str, **extra: object) -> web.Response:
+    return web.json_response({"message": message, **extra}, status=status)
+
+
+def verify_signature(body: bytes, header: str | None, secret: str) -> str | None:
+    """None when the body is signed with our secret; otherwise why not."""
+    if not header:
+        return "missing X-Hub-Signature-256"
+    if not header.startswith("sha256="):
+        return "X-Hub-Signature-256 must be sha256=<hex>"
+    try:
+        sansio.validate_event(body, signature=header, secret=secret)
+    except ValidationFailure:
+        return "signature does not match"
+    return None
+
+
+async def webhook(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    metrics = state.metrics
+    if not state.accepting:
+        return _answer(503, "shutting down; GitHub may redeliver later")
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        metrics.inc("flywheel_rejected_total", reason="too_large")
+        return _answer(413, "payload over GitHub's 25 MB cap")
+    try:
+        body = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        metrics.inc("flywheel_rejected_total", reason="too_large")
+        return _answer(413, "payload over GitHub's 25 MB cap")
+    secret = state.settings.webhook_secret
+    if secret:
+        problem = verify_signature(body, request.headers.get("X-Hub-Signature-256"), secret)
+        if problem:
+            metrics.inc("flywheel_rejected_total", reason="signature")
+            log.warning("rejected delivery %s: %s", request.headers.get("X-GitHub-Delivery"), problem)
+            return _answer(401, problem)
+    content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        metrics.inc("flywheel_rejected_total", reason="content_type")
+        return _answer(415, "set the webhook's content type to application/json")
+    event_name = request.headers.get("X-GitHub-Event", "")
+    delivery_id = request.headers.get("X-GitHub-Delivery", "")
+    if not event_name or not delivery_id or len(delivery_id) > 100:
+        metrics.inc("flywheel_rejected_total", reason="headers")
+        return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        metrics.inc("flywheel_rejected_total", reason="json")
+        return _answer(400, "body is not valid JSON")
+    if not isinstance(data, dict):
+        metrics.inc("flywheel_rejected_total", reason="json")
+        return _answer(400, "body must be a JSON object")
+    if event_name == "ping":
+        return _answer(200, "pong", zen=str(data.get("zen", ""))[:200])
+    event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
+    if not state.router.fetch(event):
+        action = data.get("action")
+        kind = f"{event_name}.{action}" if isinstance(action, str) else event_name
+        metrics.inc("flywheel_deliveries_total", event=kind[:80], outcome="ignored")
+        return _answer(200, f"no handler for {kind[:80]}; nothing to do")
+    delivery = Delivery.from_body(delivery_id, event_name, body, data)
+    stored = await state.journal.record(delivery)
+    if stored is None:
+        metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome="duplicate")
+        return _answer(200, "already received; not processed again", delivery=delivery_id)
+    metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome="accepted")
+    if state.dispatcher is not None:
+        state.dispatcher.submit(stored)
+    return _answer(202, "accepted", delivery=delivery_id)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    counts = await state.journal.counts()
+    return web.json_response(
+        {
+            "status": "ok" if state.accepting else "stopping",
+            "mode": state.mode,
+            "version": __version__,
+            "journal": {**counts, "depth": counts["pending"] + counts["running"]},
+            "workflows": sorted(state.config.workflows),
+        }
+    )
+
+
+async def metrics_page(request: web.Request) -> web.Response:
+    state = request.app[STATE]
+    return web.Response(text=state.metrics.render(), content_type="text/plain", charset="utf-8")
+
+
+def create_app(
+    settings: Settings,
+    config: Config,
+    *,
+    router: routing.Router | None = None,
+    emit: Callable[[str], None] | None = None,
+    start_workers: bool = True,
+) -> web.Application:
+    """The composition root: routes, shared state and the lifecycle of session, journal, workers."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    metrics = standard_metrics()
+    state = AppState(
+        settings=settings,
+        config=config,
+        router=router or build_router(),
+        metrics=metrics,
+        journal=Journal(settings.db_path),
+    )
+    app[STATE] = state
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await state.journal.open()
+        state.session = aiohttp.ClientSession()
+        if not settings.dry_run:
+            assert settings.app_id and settings.private_key
+            state.github = GitHubApp(
+                state.session,
+                app_id=settings.app_id,
+                private_key=settings.private_key,
+                base_url=settings.api_url,
+                graphql_url=settings.graphql_url,
+                metrics=metrics,
+                timeout=settings.github_timeout_seconds,
+            )
+        state.processor = Processor(
+            router=state.router,
+            config=lambda: state.config,
+            journal=state.journal,
+            github=state.github,
+            boards=BoardCache(),
+            emit=emit,
+        )
+        state.dispatcher = Dispatcher(
+            state.journal,
+            state.processor,
+            metrics,
+            workers=settings.workers,
+            max_attempts=settings.max_attempts,
+        )
+        metrics.gauge("flywheel_queue_depth", lambda: float(state.dispatcher.depth if state.dispatcher else 0),
+                      "Deliveries waiting or running in this process.")
+        if start_workers:
+            await state.dispatcher.start()
+        yield
+        state.accepting = False
+        await state.dispatcher.stop(settings.shutdown_grace_seconds)
+        await state.session.close()
+        await state.journal.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_post("/webhook", webhook)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_page)
+    return app

@@ -1,0 +1,113 @@
+"""Environment → one frozen settings object, read once at start-up.
+
+Modules never read ``os.environ`` themselves: tests and the CLI build a
+``Settings`` and hand it to ``create_app``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+DEFAULT_API_URL = "https://api.github.com"
+
+
+class SettingsError(Exception):
+    """The environment cannot start the app; the message says what to set."""
+
+
+def graphql_url_for(api_url: str) -> str:
+    """GraphQL lives beside REST on github.com but at ``/api/graphql`` on GHES.
+
+    >>> graphql_url_for("https://api.github.com")
+    'https://api.github.com/graphql'
+    >>> graphql_url_for("https://ghe.example.edu/api/v3/")
+    'https://ghe.example.edu/api/graphql'
+    """
+    base = api_url.rstrip("/")
+    parts = urlsplit(base)
+    if parts.path.endswith("/api/v3"):
+        path = parts.path[: -len("/v3")] + "/graphql"
+        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
+    return base + "/graphql"
+
+
+@dataclass(frozen=True)
+class Settings:
+    app_id: str | None = None
+    private_key: str | None = field(default=None, repr=False)
+    webhook_secret: str | None = field(default=None, repr=False)
+    api_url: str = DEFAULT_API_URL
+    config_dir: Path = Path("workflow-config")
+    db_path: Path = Path("flywheel.db")
+    port: int = 8080
+    host: str = "0.0.0.0"
+    force_dry_run: bool = False
+    workers: int = 8
+    shutdown_grace_seconds: float = 20.0
+    max_attempts: int = 8
+    github_timeout_seconds: float = 10.0
+
+    @property
+    def has_credentials(self) -> bool:
+        return bool(self.app_id and self.private_key)
+
+    @property
+    def dry_run(self) -> bool:
+        """Without App credentials nothing can be written, so we only print plans."""
+        return self.force_dry_run or not self.has_credentials
+
+    @property
+    def graphql_url(self) -> str:
+        return graphql_url_for(self.api_url)
+
+    @property
+    def verifies_signatures(self) -> bool:
+        return bool(self.webhook_secret)
+
+    def listen_host(self) -> str:
+        """Unsigned intake is only safe on loopback, so dry-run without a secret binds there."""
+        if not self.verifies_signatures:
+            return "127.0.0.1"
+        return self.host
+
+    def check_startable(self) -> None:
+        """Refuse a live start without a secret: unsigned deliveries could then act on GitHub."""
+        if not self.dry_run and not self.webhook_secret:
+            raise SettingsError(
+                "GITHUB_WEBHOOK_SECRET is not set. A live app must verify every delivery: "
+                "set it to the secret entered when registering the GitHub App, "
+                "or start with --dry-run."
+            )
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        env = os.environ if env is None else env
+        private_key = env.get("GITHUB_PRIVATE_KEY") or None
+        key_path = env.get("GITHUB_PRIVATE_KEY_PATH")
+        if private_key is None and key_path:
+            try:
+                private_key = Path(key_path).read_text()
+            except OSError as exc:
+                raise SettingsError(
+                    f"GITHUB_PRIVATE_KEY_PATH={key_path!r} cannot be read: {exc.strerror}"
+                ) from None
+        port_text = env.get("PORT", "8080")
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise SettingsError(f"PORT must be a number, not {port_text!r}") from None
+        values: dict[str, object] = {
+            "app_id": env.get("GITHUB_APP_ID") or None,
+            "private_key": private_key,
+            "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
+            "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
+            "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),
+            "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),
+            "port": port,
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

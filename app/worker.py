@@ -1,0 +1,238 @@
+"""Takes journaled deliveries and runs them: in order per issue, concurrently across issues.
+
+Deliveries about one issue share a *lane*; a lane runs one delivery at a
+time, in arrival order, and a delivery waiting for a retry holds its lane so
+that a later edit can never overtake an earlier opening. Lanes run
+concurrently up to the worker count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+import traceback
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .github import PermanentGitHubError, TransientGitHubError, classify
+from .journal import DONE, FAILED, Delivery, Journal
+from .metrics import Metrics
+
+log = logging.getLogger("flywheel.worker")
+
+ProcessFn = Callable[[Delivery], Awaitable[dict[str, Any]]]
+
+
+class DeliveryFailed(Exception):
+    """Processing finished, but some handler failed: recorded as failed with this reason."""
+
+    def __init__(self, reason: str, outcome: dict[str, Any]) -> None:
+        super().__init__(reason)
+        self.outcome = outcome
+
+
+def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 2.0, cap: float = 900.0) -> float:
+    """Exponential back-off with jitter, never shorter than what GitHub asked for.
+
+    >>> 1.0 <= backoff_delay(1, None) <= 2.0
+    True
+    >>> backoff_delay(1, 60.0) >= 60.0
+    True
+    """
+    exponential = min(cap, base * 2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+    return max(exponential, retry_after or 0.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        journal: Journal,
+        process: ProcessFn,
+        metrics: Metrics,
+        *,
+        workers: int = 8,
+        max_attempts: int = 8,
+        retry_base: float = 2.0,
+    ) -> None:
+        self._journal = journal
+        self._process = process
+        self._metrics = metrics
+        self._workers = workers
+        self._max_attempts = max_attempts
+        self._retry_base = retry_base
+        self._lanes: dict[str, deque[Delivery]] = {}
+        self._active: set[str] = set()
+        self._ready: asyncio.Queue[str] = asyncio.Queue()
+        self._not_before: dict[str, float] = {}
+        self._attempts: dict[str, int] = {}
+        self._loops: list[asyncio.Task[None]] = []
+        self._inflight: set[asyncio.Task[str]] = set()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._stopping = False
+        self._busy = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    # -- public ----------------------------------------------------------------------
+
+    @property
+    def depth(self) -> int:
+        return sum(len(lane) for lane in self._lanes.values())
+
+    async def start(self) -> int:
+        """Take up what an earlier process left unfinished, then start the workers."""
+        recovered = await self._journal.recover()
+        for delivery in recovered:
+            self.submit(delivery)
+        self._loops = [asyncio.create_task(self._loop(i)) for i in range(self._workers)]
+        if recovered:
+            log.info("took up %d unfinished deliveries from the journal", len(recovered))
+        return len(recovered)
+
+    def submit(self, delivery: Delivery) -> None:
+        if self._stopping:
+            return  # it is journaled as pending; the next start takes it up
+        self._idle.clear()
+        self._attempts.setdefault(delivery.id, delivery.attempts)
+        self._lanes.setdefault(delivery.lane, deque()).append(delivery)
+        if delivery.lane not in self._active:
+            self._active.add(delivery.lane)
+            self._ready.put_nowait(delivery.lane)
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """For tests and replay: until every submitted delivery is done, failed or waiting."""
+        await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def stop(self, grace: float) -> None:
+        """Stop taking work; let running deliveries finish for `grace` seconds.
+
+        Anything still running after that is cancelled and stays in the journal
+        as running, which the next start turns back into pending.
+        """
+        self._stopping = True
+        for timer in self._timers:
+            timer.cancel()
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._inflight:
+            _done, pending = await asyncio.wait(self._inflight, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                log.warning("shutdown: %d deliveries left for the next start", len(pending))
+                await asyncio.gather(*pending, return_exceptions=True)
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _loop(self, index: int) -> None:
+        while True:
+            lane = await self._ready.get()
+            queue = self._lanes.get(lane)
+            if not queue:
+                self._active.discard(lane)
+                continue
+            delivery = queue[0]
+            wait = self._not_before.get(delivery.id, 0.0) - time.time()
+            if wait > 0:
+                self._wake_later(lane, wait)
+                continue
+            self._busy += 1
+            task = asyncio.create_task(self._run(delivery))
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
+            try:
+                verdict = await asyncio.shield(task)
+            finally:
+                self._busy -= 1
+            if verdict == "retry":
+                self._wake_later(lane, self._not_before[delivery.id] - time.time())
+                continue
+            queue.popleft()
+            self._not_before.pop(delivery.id, None)
+            self._attempts.pop(delivery.id, None)
+            if queue:
+                self._ready.put_nowait(lane)
+            else:
+                del self._lanes[lane]
+                self._active.discard(lane)
+            self._check_idle()
+
+    def _check_idle(self) -> None:
+        """Idle: nothing running and every lane's head is waiting for its retry time."""
+        now = time.time()
+        runnable = any(self._not_before.get(q[0].id, 0.0) <= now for q in self._lanes.values() if q)
+        if self._busy == 0 and not runnable:
+            self._idle.set()
+
+    def _wake_later(self, lane: str, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        handle: asyncio.TimerHandle | None = None
+
+        def wake() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            if not self._stopping:
+                self._idle.clear()
+                self._ready.put_nowait(lane)
+
+        handle = loop.call_later(max(0.0, delay), wake)
+        self._timers.add(handle)
+        self._check_idle()
+
+    async def _run(self, delivery: Delivery) -> str:
+        attempt = self._attempts.get(delivery.id, 0) + 1
+        self._attempts[delivery.id] = attempt
+        started = time.monotonic()
+        extra = {"delivery": delivery.id}
+        await self._journal.start(delivery.id)
+        outcome: dict[str, Any] | None = None
+        try:
+            outcome = await self._process(delivery)
+        except Exception as exc:
+            error = exc.outcome if isinstance(exc, DeliveryFailed) else None
+            classified = classify(exc.__cause__ or exc) if isinstance(exc, DeliveryFailed) else classify(exc)
+            duration = time.monotonic() - started
+            if isinstance(classified, TransientGitHubError) and attempt < self._max_attempts:
+                delay = backoff_delay(attempt, classified.retry_after, base=self._retry_base)
+                self._not_before[delivery.id] = time.time() + delay
+                await self._journal.postpone(
+                    delivery.id, at=time.time() + delay, error=str(classified)
+                )
+                self._metrics.inc("flywheel_retries_total", event=delivery.event)
+                log.warning(
+                    "%s attempt %d: %s; retrying in %.1fs",
+                    delivery.event_action,
+                    attempt,
+                    classified,
+                    delay,
+                    extra=extra,
+                )
+                return "retry"
+            if isinstance(exc, DeliveryFailed):
+                message = str(exc)
+            elif isinstance(classified, TransientGitHubError | PermanentGitHubError):
+                message = str(classified)
+            else:
+                message = "".join(traceback.format_exception_only(exc)).strip()
+                log.error("%s crashed", delivery.event_action, exc_info=exc, extra=extra)
+            await self._journal.finish(
+                delivery.id, state=FAILED, duration=duration, outcome=error, error=message
+            )
+            self._count(delivery, "failed", duration)
+            log.error("%s failed: %s", delivery.event_action, message, extra=extra)
+            return "failed"
+        duration = time.monotonic() - started
+        await self._journal.finish(delivery.id, state=DONE, duration=duration, outcome=outcome)
+        self._count(delivery, "done", duration)
+        return "done"
+
+    def _count(self, delivery: Delivery, outcome: str, duration: float) -> None:
+        self._metrics.inc(
+            "flywheel_deliveries_total", event=delivery.event_action, outcome=outcome
+        )
+        self._metrics.inc("flywheel_processing_seconds_sum", duration)
+        self._metrics.inc("flywheel_processing_seconds_count")

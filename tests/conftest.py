@@ -1,0 +1,153 @@
+"""Shared fixtures: the fake GitHub over real HTTP, and Flywheel driven over real HTTP."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from app.config import Config, load_config
+from app.server import STATE, AppState, create_app
+from app.settings import Settings
+from tests.fakegithub import FakeGitHub
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "It's a Secret to Everybody"
+ORG = "example-org"
+REPO = "example-org/hubs"
+PRIVATE_REPO = "example-org/private-requests"
+
+
+@pytest.fixture(scope="session")
+def private_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+@pytest.fixture
+def fake() -> FakeGitHub:
+    gh = FakeGitHub()
+    gh.add_installation(1, ORG)
+    gh.add_repo(REPO)
+    gh.add_repo(PRIVATE_REPO, private=True)
+    return gh
+
+
+@pytest.fixture
+async def fake_url(fake: FakeGitHub, aiohttp_server: Callable[..., Any]) -> AsyncIterator[str]:
+    server: TestServer = await aiohttp_server(fake.app)
+    yield str(server.make_url("")).rstrip("/")
+    assert not fake.unhandled, f"calls the fake does not know: {fake.unhandled}"
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class Flywheel:
+    """The app under test, reached over HTTP like GitHub reaches it."""
+
+    def __init__(self, client: TestClient, app: web.Application, fake: FakeGitHub) -> None:
+        self.client = client
+        self.app = app
+        self.fake = fake
+        self.printed: list[str] = []
+
+    @property
+    def state(self) -> AppState:
+        return self.app[STATE]
+
+    async def send(
+        self,
+        event: str,
+        payload: dict[str, Any] | bytes,
+        *,
+        delivery_id: str | None = None,
+        secret: str | None = SECRET,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
+        sent = {
+            "Content-Type": "application/json",
+            "X-GitHub-Event": event,
+            "X-GitHub-Delivery": delivery_id or str(uuid.uuid4()),
+            "User-Agent": "GitHub-Hookshot/abc123",
+        }
+        if secret is not None:
+            sent["X-Hub-Signature-256"] = sign(body, secret)
+        sent.update(headers or {})
+        return await self.client.post("/webhook", data=body, headers=sent)
+
+    async def deliver(self, event: str, payload: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        """Send and wait until processed; returns the journal row."""
+        delivery_id = kwargs.pop("delivery_id", None) or str(uuid.uuid4())
+        response = await self.send(event, payload, delivery_id=delivery_id, **kwargs)
+        assert response.status in (200, 202), await response.text()
+        await self.idle()
+        row = await self.state.journal.get(delivery_id)
+        assert row is not None, "delivery was not journaled"
+        return row
+
+    async def idle(self) -> None:
+        assert self.state.dispatcher is not None
+        await self.state.dispatcher.wait_idle(timeout=20)
+
+
+@pytest.fixture
+def config_dir() -> Path:
+    return ROOT / "workflow-config"
+
+
+@pytest.fixture
+def config(config_dir: Path) -> Config:
+    return load_config(config_dir)
+
+
+@pytest.fixture
+def make_flywheel(
+    aiohttp_client: Callable[..., Any], fake: FakeGitHub, private_key: str, tmp_path: Path
+) -> Callable[..., Any]:
+    async def build(
+        fake_url: str | None,
+        config: Config,
+        *,
+        live: bool = True,
+        secret: str | None = SECRET,
+        router: Any = None,
+        **overrides: Any,
+    ) -> Flywheel:
+        settings = Settings(
+            app_id="12345" if live else None,
+            private_key=private_key if live else None,
+            webhook_secret=secret,
+            api_url=fake_url or "https://api.github.invalid",
+            db_path=overrides.pop("db_path", tmp_path / "flywheel.db"),
+            **overrides,
+        )
+        printed: list[str] = []
+        app = create_app(settings, config, router=router, emit=printed.append)
+        client = await aiohttp_client(app)
+        flywheel = Flywheel(client, app, fake)
+        flywheel.printed = printed
+        return flywheel
+
+    return build
+
+
+@pytest.fixture
+async def flywheel(make_flywheel: Callable[..., Any], fake_url: str, config: Config) -> Flywheel:
+    return await make_flywheel(fake_url, config)

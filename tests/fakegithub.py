@@ -1,0 +1,591 @@
+"""A stateful fake of the GitHub REST and GraphQL endpoints Flywheel uses, served over real HTTP.
+
+It holds installations, repositories, issues (with node ids), labels,
+comments, reactions, collaborator permissions, files and org Projects (v2)
+boards with fields and items; it records every request and can inject faults
+(5xx, secondary rate limits with Retry-After, slow answers). A route it does
+not know answers 404 and is recorded in ``unhandled``, which the test
+fixtures assert is empty, so a new call can never pass unnoticed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import itertools
+import json
+import random
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from aiohttp import web
+
+BODY = web.RequestKey("body", bytes)
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    status: int
+    kind: str  # rest | graphql
+    operation: str = ""
+    rate_limited: bool = True  # 304s do not count against the primary limit
+
+    def __repr__(self) -> str:
+        op = f" {self.operation}" if self.operation else ""
+        return f"{self.method} {self.path}{op} -> {self.status}"
+
+
+@dataclass
+class Fault:
+    kind: str  # status | secondary | slow
+    status: int = 502
+    retry_after: int = 1
+    delay: float = 0.0
+    match: str = ""
+    remaining: int = 1
+
+
+@dataclass
+class Issue:
+    repo: str
+    number: int
+    title: str
+    body: str
+    user: str
+    node_id: str
+    state: str = "open"
+    state_reason: str | None = None
+    labels: list[str] = field(default_factory=list)
+    assignees: list[str] = field(default_factory=list)
+    created_at: str = "2026-11-01T10:00:00Z"
+    updated_at: str = "2026-11-01T10:00:00Z"
+    author_association: str = "MEMBER"
+
+
+@dataclass
+class Board:
+    id: str
+    owner: str
+    number: int
+    title: str
+    fields: list[dict[str, Any]]
+    items: dict[str, dict[str, Any]] = field(default_factory=dict)  # item id → {content, values}
+
+
+class FakeGitHub:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self.unhandled: list[str] = []
+        self.faults: list[Fault] = []
+        self.random_fault_rate = 0.0
+        self.random_faults: random.Random = random.Random(0)
+        self.latency = 0.0
+        self.tokens: dict[str, int] = {}
+        self.tokens_issued = 0
+        self.installations: dict[int, str] = {}
+        self.repos: dict[str, dict[str, Any]] = {}
+        self.issues: dict[tuple[str, int], Issue] = {}
+        self.comments: dict[int, dict[str, Any]] = {}
+        self.reactions: list[dict[str, Any]] = []
+        self.boards: dict[tuple[str, int], Board] = {}
+        self.permissions: dict[tuple[str, str], str] = {}
+        self.hook_deliveries: list[dict[str, Any]] = []
+        self.redelivered: list[int] = []
+        self._ids = itertools.count(1000)
+        self.app = web.Application(middlewares=[self._middleware])
+        self.app.router.add_route("*", "/{tail:.*}", self._route)
+
+    # -- state setup -------------------------------------------------------------------
+
+    def add_installation(self, installation_id: int, account: str) -> None:
+        self.installations[installation_id] = account
+
+    def add_repo(self, full_name: str, *, private: bool = False, installation: int = 1) -> None:
+        self.repos[full_name] = {
+            "labels": {},
+            "private": private,
+            "installation": installation,
+            "files": {},
+            "next_number": 1,
+            "id": next(self._ids),
+        }
+
+    def add_label(self, repo: str, name: str, color: str = "ededed", description: str = "") -> None:
+        self.repos[repo]["labels"][name.lower()] = self._label(name, color, description)
+
+    def add_issue(self, repo: str, title: str, body: str, *, user: str = "maria", labels: tuple[str, ...] = ()) -> Issue:
+        number = self.repos[repo]["next_number"]
+        self.repos[repo]["next_number"] += 1
+        issue = Issue(repo, number, title, body, user, f"I_kw{next(self._ids)}")
+        for name in labels:
+            if name.lower() not in self.repos[repo]["labels"]:
+                self.add_label(repo, name)
+            issue.labels.append(self.repos[repo]["labels"][name.lower()]["name"])
+        self.issues[(repo, number)] = issue
+        return issue
+
+    def add_board(self, owner: str, number: int, title: str, fields: dict[str, Any]) -> Board:
+        """fields: name → "TEXT" | "NUMBER" | "DATE" | [options] | {"iterations": [...]}."""
+        nodes = [{"id": f"PVTF_title{number}", "name": "Title", "dataType": "TITLE"}]
+        for name, kind in fields.items():
+            fid = f"PVTF_{next(self._ids)}"
+            if isinstance(kind, list):
+                nodes.append({
+                    "id": fid, "name": name, "dataType": "SINGLE_SELECT",
+                    "options": [{"id": f"opt_{next(self._ids)}", "name": o} for o in kind],
+                })
+            elif isinstance(kind, dict):
+                nodes.append({"id": fid, "name": name, "dataType": "ITERATION",
+                              "configuration": {"iterations": kind["iterations"]}})
+            else:
+                nodes.append({"id": fid, "name": name, "dataType": kind})
+        board = Board(f"PVT_{next(self._ids)}", owner, number, title, nodes)
+        self.boards[(owner.lower(), number)] = board
+        return board
+
+    # -- inspection helpers for tests ---------------------------------------------------
+
+    def issue(self, repo: str, number: int) -> Issue:
+        return self.issues[(repo, number)]
+
+    def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments.values() if c["_issue"] == (repo, number)]
+
+    def board_values(self, owner: str, number: int, content_id: str) -> dict[str, Any] | None:
+        """Field name → plain value for the item holding this content, or None if absent."""
+        board = self.boards[(owner.lower(), number)]
+        for item in board.items.values():
+            if item["content"] == content_id:
+                out = {}
+                for f in board.fields:
+                    if f["id"] in item["values"]:
+                        value = item["values"][f["id"]]
+                        if "singleSelectOptionId" in value:
+                            value = next(o["name"] for o in f["options"] if o["id"] == value["singleSelectOptionId"])
+                        else:
+                            value = next(iter(value.values()))
+                        out[f["name"]] = value
+                return out
+        return None
+
+    def writes(self) -> list[Call]:
+        return [c for c in self.calls if c.method != "GET" and not (c.kind == "graphql" and c.operation.endswith("Fields") and "Set" not in c.operation)]
+
+    def reset_calls(self) -> None:
+        self.calls.clear()
+
+    def fail_next(self, count: int = 1, *, status: int = 502, match: str = "") -> None:
+        self.faults.append(Fault("status", status=status, match=match, remaining=count))
+
+    def rate_limit_next(self, count: int = 1, *, retry_after: int = 1, status: int = 403, match: str = "") -> None:
+        self.faults.append(Fault("secondary", status=status, retry_after=retry_after, match=match, remaining=count))
+
+    def slow_next(self, count: int = 1, *, delay: float = 2.0, match: str = "") -> None:
+        self.faults.append(Fault("slow", delay=delay, match=match, remaining=count))
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything a person could see, for comparing two runs (ids and times left out)."""
+        def comment_view(c: dict[str, Any]) -> tuple[str, int, str]:
+            return (c["_issue"][0], c["_issue"][1], c["body"])
+
+        boards = {}
+        for key, board in self.boards.items():
+            names = {f["id"]: f["name"] for f in board.fields}
+            boards[f"{key[0]}/{key[1]}"] = sorted(
+                (item["content"], json.dumps({names[k]: v for k, v in item["values"].items()}, sort_keys=True))
+                for item in board.items.values()
+            )
+        return {
+            "issues": {f"{i.repo}#{i.number}": (i.state, sorted(i.labels), sorted(i.assignees), i.title)
+                       for i in self.issues.values()},
+            "comments": sorted(comment_view(c) for c in self.comments.values()),
+            "labels": {r: sorted(v["labels"]) for r, v in self.repos.items()},
+            "boards": boards,
+            "reactions": sorted((r["target"], r["content"]) for r in self.reactions),
+        }
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    @staticmethod
+    def _label(name: str, color: str, description: str) -> dict[str, Any]:
+        return {"id": abs(hash(name)) % 10**9, "name": name, "color": color, "description": description,
+                "default": False}
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        body = await request.read()
+        kind = "graphql" if request.path.endswith("/graphql") else "rest"
+        operation = ""
+        if kind == "graphql":
+            try:
+                match = re.search(r"(query|mutation)\s+(\w+)", json.loads(body).get("query", ""))
+                operation = match.group(2) if match else "anonymous"
+            except (ValueError, AttributeError):
+                operation = "invalid"
+        fault = self._take_fault(request.path + " " + operation)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        if fault is not None and fault.kind == "slow":
+            await asyncio.sleep(fault.delay)
+        if fault is not None and fault.kind == "status":
+            response: web.StreamResponse = web.json_response({"message": "Server Error (injected)"}, status=fault.status)
+        elif fault is not None and fault.kind == "secondary":
+            response = web.json_response(
+                {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."},
+                status=fault.status,
+                headers={"retry-after": str(fault.retry_after), "x-ratelimit-remaining": "4000"},
+            )
+        else:
+            auth = request.headers.get("Authorization", "")
+            if not self._authorised(request.path, auth):
+                response = web.json_response({"message": "Bad credentials"}, status=401)
+            else:
+                request[BODY] = body
+                try:
+                    response = await handler(request)
+                except web.HTTPException as exc:
+                    response = web.json_response({"message": exc.text or exc.reason}, status=exc.status)
+        etag = None
+        if request.method == "GET" and response.status == 200 and isinstance(response, web.Response):
+            etag = '"' + hashlib.sha1(response.body or b"").hexdigest() + '"'  # type: ignore[arg-type]
+            if request.headers.get("If-None-Match") == etag:
+                response = web.Response(status=304)
+            response.headers["ETag"] = etag
+        response.headers.setdefault("x-ratelimit-limit", "5000")
+        response.headers.setdefault("x-ratelimit-remaining", str(5000 - len(self.calls)))
+        response.headers.setdefault("x-ratelimit-reset", str(int(time.time()) + 3600))
+        self.calls.append(Call(request.method, request.path_qs, response.status, kind, operation,
+                               rate_limited=response.status != 304))
+        return response
+
+    def _take_fault(self, target: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.remaining > 0 and fault.match in target:
+                fault.remaining -= 1
+                return fault
+        self.faults = [f for f in self.faults if f.remaining > 0]
+        if self.random_fault_rate and self.random_faults.random() < self.random_fault_rate:
+            roll = self.random_faults.random()
+            if roll < 0.6:
+                return Fault("status", status=502)
+            if roll < 0.85:
+                return Fault("secondary", status=429, retry_after=1)
+            return Fault("slow", delay=12.0)
+        return None
+
+    def _authorised(self, path: str, auth: str) -> bool:
+        scheme, _, credential = auth.partition(" ")
+        if path.startswith("/app"):
+            return scheme.lower() == "bearer" and credential.count(".") == 2
+        if scheme.lower() in {"token", "bearer"}:
+            return credential in self.tokens
+        return False
+
+    async def _route(self, request: web.Request) -> web.Response:
+        path = unquote(request.path)
+        body = request[BODY]
+        data = json.loads(body) if body else {}
+        for method, pattern, handler in self._routes():
+            if method == request.method:
+                match = re.fullmatch(pattern, path)
+                if match:
+                    return await handler(request, data, **match.groupdict())
+        self.unhandled.append(f"{request.method} {path}")
+        return web.json_response({"message": f"fakegithub: no route for {request.method} {path}"}, status=404)
+
+    def _routes(self) -> list[tuple[str, str, Any]]:
+        repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
+        return [
+            ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self._token),
+            ("GET", r"/app/hook/deliveries", self._list_deliveries),
+            ("POST", r"/app/hook/deliveries/(?P<did>\d+)/attempts", self._redeliver),
+            ("POST", r"/graphql", self._graphql),
+            ("POST", r"/api/graphql", self._graphql),
+            ("GET", repo + r"/labels", self._list_labels),
+            ("POST", repo + r"/labels", self._create_label),
+            ("GET", repo + r"/issues", self._list_issues),
+            ("POST", repo + r"/issues", self._create_issue),
+            ("GET", repo + r"/issues/(?P<number>\d+)", self._get_issue),
+            ("PATCH", repo + r"/issues/(?P<number>\d+)", self._patch_issue),
+            ("GET", repo + r"/issues/(?P<number>\d+)/labels", self._issue_labels),
+            ("POST", repo + r"/issues/(?P<number>\d+)/labels", self._add_labels),
+            ("DELETE", repo + r"/issues/(?P<number>\d+)/labels/(?P<name>.+)", self._remove_label),
+            ("GET", repo + r"/issues/(?P<number>\d+)/comments", self._list_comments),
+            ("POST", repo + r"/issues/(?P<number>\d+)/comments", self._create_comment),
+            ("PATCH", repo + r"/issues/comments/(?P<cid>\d+)", self._edit_comment),
+            ("POST", repo + r"/issues/comments/(?P<cid>\d+)/reactions", self._react),
+            ("POST", repo + r"/issues/(?P<number>\d+)/reactions", self._react),
+            ("POST", repo + r"/issues/(?P<number>\d+)/assignees", self._add_assignees),
+            ("DELETE", repo + r"/issues/(?P<number>\d+)/assignees", self._remove_assignees),
+            ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._permission),
+            ("GET", repo + r"/contents/(?P<path>.+)", self._contents),
+            ("GET", repo, self._get_repo),
+        ]
+
+    # -- REST handlers -----------------------------------------------------------------------
+
+    def _repo(self, repo: str) -> dict[str, Any]:
+        if repo not in self.repos:
+            raise web.HTTPNotFound(text="Not Found")
+        return self.repos[repo]
+
+    def _issue(self, repo: str, number: str) -> Issue:
+        issue = self.issues.get((repo, int(number)))
+        if issue is None:
+            raise web.HTTPNotFound(text="Not Found")
+        return issue
+
+    def _paginate(self, request: web.Request, items: list[Any]) -> web.Response:
+        per_page = min(100, int(request.query.get("per_page", "30")))
+        page = int(request.query.get("page", "1"))
+        chunk = items[(page - 1) * per_page: page * per_page]
+        headers = {}
+        if page * per_page < len(items):
+            query = dict(request.query)
+            query["page"] = str(page + 1)
+            next_url = request.url.with_query(query)
+            headers["Link"] = f'<{next_url}>; rel="next"'
+        return web.json_response(chunk, headers=headers)
+
+    def issue_json(self, issue: Issue) -> dict[str, Any]:
+        repo = self.repos[issue.repo]
+        return {
+            "id": int(issue.node_id.split("kw")[-1]),
+            "node_id": issue.node_id,
+            "number": issue.number,
+            "title": issue.title,
+            "body": issue.body,
+            "state": issue.state,
+            "state_reason": issue.state_reason,
+            "user": {"login": issue.user, "type": "User"},
+            "labels": [repo["labels"].get(n.lower(), self._label(n, "ededed", "")) for n in issue.labels],
+            "assignees": [{"login": a} for a in issue.assignees],
+            "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}",
+            "created_at": issue.created_at,
+            "updated_at": issue.updated_at,
+            "author_association": issue.author_association,
+            "comments": len(self.comments_on(issue.repo, issue.number)),
+        }
+
+    async def _token(self, request: web.Request, data: Any, iid: str) -> web.Response:
+        if int(iid) not in self.installations:
+            raise web.HTTPNotFound(text="installation not found")
+        self.tokens_issued += 1
+        token = f"ghs_fake{self.tokens_issued:04d}"
+        self.tokens[token] = int(iid)
+        expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        return web.json_response({"token": token, "expires_at": expires}, status=201)
+
+    async def _get_repo(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        r = self._repo(repo)
+        return web.json_response({"id": r["id"], "full_name": repo, "private": r["private"], "default_branch": "main"})
+
+    async def _list_labels(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        return self._paginate(request, list(self._repo(repo)["labels"].values()))
+
+    async def _create_label(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        labels = self._repo(repo)["labels"]
+        if not re.fullmatch(r"[0-9a-fA-F]{6}", str(data.get("color", "ededed"))):
+            return web.json_response({"message": "Validation Failed", "errors": [{"field": "color", "code": "invalid"}]}, status=422)
+        if data["name"].lower() in labels:
+            return web.json_response({"message": "Validation Failed", "errors": [{"code": "already_exists"}]}, status=422)
+        labels[data["name"].lower()] = self._label(data["name"], data.get("color", "ededed"), data.get("description", ""))
+        return web.json_response(labels[data["name"].lower()], status=201)
+
+    async def _list_issues(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        self._repo(repo)
+        state = request.query.get("state", "open")
+        wanted = [w for w in request.query.get("labels", "").split(",") if w]
+        found = [
+            self.issue_json(i) for i in self.issues.values()
+            if i.repo == repo and (state == "all" or i.state == state)
+            and all(w.lower() in [n.lower() for n in i.labels] for w in wanted)
+        ]
+        return self._paginate(request, sorted(found, key=lambda i: -i["number"]))
+
+    async def _create_issue(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        self._repo(repo)
+        issue = self.add_issue(repo, data["title"], data.get("body", ""), user="flywheel[bot]",
+                               labels=tuple(data.get("labels", [])))
+        return web.json_response(self.issue_json(issue), status=201)
+
+    async def _get_issue(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        return web.json_response(self.issue_json(self._issue(repo, number)))
+
+    async def _patch_issue(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        issue = self._issue(repo, number)
+        for key in ("title", "body", "state", "state_reason"):
+            if key in data:
+                setattr(issue, key, data[key])
+        return web.json_response(self.issue_json(issue))
+
+    async def _issue_labels(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        return web.json_response(self.issue_json(self._issue(repo, number))["labels"])
+
+    async def _add_labels(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        issue = self._issue(repo, number)
+        labels = self._repo(repo)["labels"]
+        for name in data.get("labels", []):
+            if name.lower() not in labels:
+                self.add_label(repo, name)  # GitHub creates unknown labels with a default colour
+            canonical = labels[name.lower()]["name"]
+            if canonical not in issue.labels:
+                issue.labels.append(canonical)
+        return web.json_response(self.issue_json(issue)["labels"])
+
+    async def _remove_label(self, request: web.Request, data: Any, repo: str, number: str, name: str) -> web.Response:
+        issue = self._issue(repo, number)
+        present = [n for n in issue.labels if n.lower() == name.lower()]
+        if not present:
+            raise web.HTTPNotFound(text="Label does not exist")
+        issue.labels.remove(present[0])
+        return web.json_response(self.issue_json(issue)["labels"])
+
+    async def _list_comments(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        self._issue(repo, number)
+        items = [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.comments_on(repo, int(number))]
+        return self._paginate(request, sorted(items, key=lambda c: c["id"]))
+
+    async def _create_comment(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        self._issue(repo, number)
+        cid = next(self._ids)
+        comment = {"id": cid, "body": data["body"], "user": {"login": "flywheel[bot]", "type": "Bot"},
+                   "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
+                   "_issue": (repo, int(number))}
+        self.comments[cid] = comment
+        return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")}, status=201)
+
+    async def _edit_comment(self, request: web.Request, data: Any, repo: str, cid: str) -> web.Response:
+        comment = self.comments.get(int(cid))
+        if comment is None:
+            raise web.HTTPNotFound(text="Not Found")
+        comment["body"] = data["body"]
+        return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
+
+    async def _react(self, request: web.Request, data: Any, repo: str, number: str | None = None, cid: str | None = None) -> web.Response:
+        target = f"comment:{cid}" if cid else f"{repo}#{number}"
+        existing = [r for r in self.reactions if r["target"] == target and r["content"] == data["content"]]
+        if existing:
+            return web.json_response(existing[0], status=200)
+        reaction = {"id": next(self._ids), "target": target, "content": data["content"]}
+        self.reactions.append(reaction)
+        return web.json_response(reaction, status=201)
+
+    async def _add_assignees(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        issue = self._issue(repo, number)
+        for login in data.get("assignees", []):
+            if login not in issue.assignees:
+                issue.assignees.append(login)
+        return web.json_response(self.issue_json(issue), status=201)
+
+    async def _remove_assignees(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+        issue = self._issue(repo, number)
+        issue.assignees = [a for a in issue.assignees if a not in data.get("assignees", [])]
+        return web.json_response(self.issue_json(issue))
+
+    async def _permission(self, request: web.Request, data: Any, repo: str, user: str) -> web.Response:
+        self._repo(repo)
+        role = self.permissions.get((repo, user.lower()), "none")
+        permission = {"triage": "read", "maintain": "write"}.get(role, role)
+        return web.json_response({"permission": permission, "role_name": role, "user": {"login": user}})
+
+    async def _contents(self, request: web.Request, data: Any, repo: str, path: str) -> web.Response:
+        files = self._repo(repo)["files"]
+        if path not in files:
+            raise web.HTTPNotFound(text="Not Found")
+        content = base64.b64encode(files[path].encode()).decode()
+        return web.json_response({"type": "file", "path": path, "encoding": "base64", "content": content})
+
+    async def _list_deliveries(self, request: web.Request, data: Any) -> web.Response:
+        return web.json_response(self.hook_deliveries)
+
+    async def _redeliver(self, request: web.Request, data: Any, did: str) -> web.Response:
+        self.redelivered.append(int(did))
+        return web.json_response({}, status=202)
+
+    # -- GraphQL ---------------------------------------------------------------------------
+
+    async def _graphql(self, request: web.Request, data: Any) -> web.Response:
+        query = data.get("query", "")
+        variables = data.get("variables") or {}
+        match = re.search(r"(query|mutation)\s+(\w+)", query)
+        operation = match.group(2) if match else ""
+        handler = {
+            "FlywheelProjectFields": self._gql_fields,
+            "FlywheelAddItem": self._gql_add_item,
+            "FlywheelSetFields": self._gql_set_fields,
+            "FlywheelCreateField": self._gql_create_field,
+        }.get(operation)
+        if handler is None:
+            self.unhandled.append(f"graphql {operation or query[:60]}")
+            return web.json_response({"errors": [{"message": f"fakegithub: unknown operation {operation!r}"}]})
+        try:
+            return web.json_response({"data": handler(variables)})
+        except LookupError as exc:
+            return web.json_response({"data": None, "errors": [{"type": "NOT_FOUND", "message": str(exc)}]})
+
+    def _board_by_id(self, project_id: str) -> Board:
+        for board in self.boards.values():
+            if board.id == project_id:
+                return board
+        raise LookupError(f"Could not resolve to a node with the global id of '{project_id}'")
+
+    def _gql_fields(self, v: dict[str, Any]) -> dict[str, Any]:
+        board = self.boards.get((v["owner"].lower(), v["number"]))
+        if board is None:
+            return {"repositoryOwner": {"projectV2": None}}
+        nodes = [{"__typename": "ProjectV2Field", **f} for f in board.fields]
+        return {"repositoryOwner": {"projectV2": {"id": board.id, "title": board.title, "fields": {"nodes": nodes}}}}
+
+    def _item_json(self, board: Board, item_id: str) -> dict[str, Any]:
+        item = board.items[item_id]
+        nodes = []
+        for fid, value in item["values"].items():
+            key, val = next(iter(value.items()))
+            name = {"singleSelectOptionId": "optionId"}.get(key, key)
+            nodes.append({name: val, "field": {"id": fid}})
+        return {"id": item_id, "fieldValues": {"nodes": nodes}}
+
+    def _gql_add_item(self, v: dict[str, Any]) -> dict[str, Any]:
+        board = self._board_by_id(v["projectId"])
+        if not any(i.node_id == v["contentId"] for i in self.issues.values()):
+            raise LookupError(f"Could not resolve to a node with the global id of '{v['contentId']}'")
+        for item_id, item in board.items.items():
+            if item["content"] == v["contentId"]:
+                return {"addProjectV2ItemById": {"item": self._item_json(board, item_id)}}
+        item_id = f"PVTI_{next(self._ids)}"
+        board.items[item_id] = {"content": v["contentId"], "values": {}}
+        return {"addProjectV2ItemById": {"item": self._item_json(board, item_id)}}
+
+    def _gql_set_fields(self, v: dict[str, Any]) -> dict[str, Any]:
+        out = {}
+        for alias, spec in sorted(v.items()):
+            board = self._board_by_id(spec["projectId"])
+            item = board.items.get(spec["itemId"])
+            if item is None:
+                raise LookupError(f"item {spec['itemId']} not found")
+            if alias.startswith("u"):
+                value = spec["value"]
+                assert len(value) == 1, f"one value kind per update, got {value}"
+                item["values"][spec["fieldId"]] = value
+            else:
+                item["values"].pop(spec["fieldId"], None)
+            out[alias] = {"projectV2Item": {"id": spec["itemId"]}}
+        return out
+
+    def _gql_create_field(self, v: dict[str, Any]) -> dict[str, Any]:
+        spec = v["input"]
+        board = self._board_by_id(spec["projectId"])
+        fid = f"PVTF_{next(self._ids)}"
+        node: dict[str, Any] = {"id": fid, "name": spec["name"], "dataType": spec["dataType"]}
+        if spec["dataType"] == "SINGLE_SELECT":
+            node["options"] = [{"id": f"opt_{next(self._ids)}", "name": o["name"]}
+                               for o in spec.get("singleSelectOptions", [])]
+        board.fields.append(node)
+        return {"createProjectV2Field": {"projectV2Field": {"id": fid, "name": spec["name"]}}}

@@ -1,0 +1,198 @@
+"""Webhook payloads in the shape GitHub sends them, built from the fake's state.
+
+The shapes follow GitHub's documented examples (the `@octokit/webhooks-examples`
+package): `test_payload_shapes.py` checks our builders carry every top-level,
+issue, comment, repository and sender key those examples carry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.fakegithub import FakeGitHub, Issue
+
+
+def user(login: str, *, bot: bool = False, uid: int = 21031067) -> dict[str, Any]:
+    return {
+        "login": login,
+        "id": uid,
+        "node_id": "MDQ6VXNlcjIxMDMxMDY3",
+        "avatar_url": f"https://avatars.githubusercontent.com/u/{uid}?v=4",
+        "gravatar_id": "",
+        "url": f"https://api.github.com/users/{login}",
+        "html_url": f"https://github.com/{login}",
+        "followers_url": f"https://api.github.com/users/{login}/followers",
+        "following_url": f"https://api.github.com/users/{login}/following{{/other_user}}",
+        "gists_url": f"https://api.github.com/users/{login}/gists{{/gist_id}}",
+        "starred_url": f"https://api.github.com/users/{login}/starred{{/owner}}{{/repo}}",
+        "subscriptions_url": f"https://api.github.com/users/{login}/subscriptions",
+        "organizations_url": f"https://api.github.com/users/{login}/orgs",
+        "repos_url": f"https://api.github.com/users/{login}/repos",
+        "events_url": f"https://api.github.com/users/{login}/events{{/privacy}}",
+        "received_events_url": f"https://api.github.com/users/{login}/received_events",
+        "type": "Bot" if bot else "User",
+        "site_admin": False,
+    }
+
+
+def repository(fake: FakeGitHub, full_name: str) -> dict[str, Any]:
+    owner, name = full_name.split("/")
+    api = f"https://api.github.com/repos/{full_name}"
+    return {
+        "id": fake.repos[full_name]["id"],
+        "node_id": "MDEwOlJlcG9zaXRvcnkxODYxMDcwNzk=",
+        "name": name,
+        "full_name": full_name,
+        "private": fake.repos[full_name]["private"],
+        "owner": {**user(owner), "type": "Organization"},
+        "html_url": f"https://github.com/{full_name}",
+        "description": None,
+        "fork": False,
+        "url": api,
+        "issues_url": api + "/issues{/number}",
+        "labels_url": api + "/labels{/name}",
+        "comments_url": api + "/comments{/number}",
+        "created_at": "2026-01-15T15:20:17Z",
+        "updated_at": "2026-11-01T10:00:00Z",
+        "pushed_at": "2026-11-01T10:00:00Z",
+        "default_branch": "main",
+        "visibility": "private" if fake.repos[full_name]["private"] else "public",
+        "has_issues": True,
+        "archived": False,
+        "open_issues_count": 1,
+    }
+
+
+def issue_object(fake: FakeGitHub, issue: Issue) -> dict[str, Any]:
+    base = fake.issue_json(issue)
+    api = f"https://api.github.com/repos/{issue.repo}/issues/{issue.number}"
+    return {
+        "url": api,
+        "repository_url": f"https://api.github.com/repos/{issue.repo}",
+        "labels_url": api + "/labels{/name}",
+        "comments_url": api + "/comments",
+        "events_url": api + "/events",
+        "html_url": base["html_url"],
+        "id": base["id"],
+        "node_id": issue.node_id,
+        "number": issue.number,
+        "title": issue.title,
+        "user": user(issue.user, bot=issue.user.endswith("[bot]")),
+        "labels": [
+            {
+                "id": label["id"],
+                "node_id": "MDU6TGFiZWwxMzYyOTM0Mzg5",
+                "url": f"https://api.github.com/repos/{issue.repo}/labels/{label['name']}",
+                "name": label["name"],
+                "color": label["color"],
+                "default": False,
+                "description": label["description"],
+            }
+            for label in base["labels"]
+        ],
+        "state": issue.state,
+        "locked": False,
+        "assignee": user(issue.assignees[0]) if issue.assignees else None,
+        "assignees": [user(a) for a in issue.assignees],
+        "milestone": None,
+        "comments": base["comments"],
+        "created_at": issue.created_at,
+        "updated_at": issue.updated_at,
+        "closed_at": None if issue.state == "open" else issue.updated_at,
+        "author_association": issue.author_association,
+        "active_lock_reason": None,
+        "body": issue.body,
+        "reactions": {"url": api + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
+                      "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
+        "timeline_url": api + "/timeline",
+        "performed_via_github_app": None,
+        "state_reason": issue.state_reason,
+    }
+
+
+def installation(fake: FakeGitHub, installation_id: int = 1) -> dict[str, Any]:
+    return {"id": installation_id, "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9uMQ=="}
+
+
+def issues_event(
+    fake: FakeGitHub,
+    issue: Issue,
+    action: str,
+    *,
+    sender: str | None = None,
+    changes: dict[str, Any] | None = None,
+    label: str | None = None,
+) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "action": action,
+        "issue": issue_object(fake, issue),
+        "repository": repository(fake, issue.repo),
+        "sender": user(sender or issue.user, bot=(sender or issue.user).endswith("[bot]")),
+        "installation": installation(fake, fake.repos[issue.repo]["installation"]),
+    }
+    if changes is not None:
+        payload["changes"] = changes
+    if label is not None:
+        lab = fake.repos[issue.repo]["labels"].get(label.lower()) or {"id": 1, "name": label,
+                                                                       "color": "ededed", "description": ""}
+        payload["label"] = {**lab, "node_id": "LA_x", "url": "", "default": False}
+    return payload
+
+
+def comment_event(
+    fake: FakeGitHub,
+    issue: Issue,
+    body: str,
+    *,
+    author: str = "maria",
+    association: str = "MEMBER",
+    bot: bool = False,
+    comment_id: int | None = None,
+    action: str = "created",
+) -> dict[str, Any]:
+    cid = comment_id or 5_000_000 + len(fake.calls) + len(fake.comments)
+    api = f"https://api.github.com/repos/{issue.repo}/issues/comments/{cid}"
+    return {
+        "action": action,
+        "issue": issue_object(fake, issue),
+        "comment": {
+            "url": api,
+            "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}#issuecomment-{cid}",
+            "issue_url": f"https://api.github.com/repos/{issue.repo}/issues/{issue.number}",
+            "id": cid,
+            "node_id": "MDEyOklzc3VlQ29tbWVudDQ5MjcwMDQwMA==",
+            "user": user(author, bot=bot),
+            "created_at": "2026-11-02T10:00:00Z",
+            "updated_at": "2026-11-02T10:00:00Z",
+            "author_association": association,
+            "body": body,
+            "reactions": {"url": api + "/reactions", "total_count": 0},
+            "performed_via_github_app": None,
+        },
+        "repository": repository(fake, issue.repo),
+        "sender": user(author, bot=bot),
+        "installation": installation(fake, fake.repos[issue.repo]["installation"]),
+    }
+
+
+def installation_event(fake: FakeGitHub, action: str, account: str, repos: list[str]) -> dict[str, Any]:
+    return {
+        "action": action,
+        "installation": {
+            "id": 1,
+            "account": {**user(account), "type": "Organization"},
+            "repository_selection": "selected",
+            "app_id": 12345,
+            "target_type": "Organization",
+            "permissions": {"issues": "write", "metadata": "read", "organization_projects": "write",
+                            "members": "read"},
+            "events": ["issues", "issue_comment", "projects_v2_item", "label"],
+        },
+        "repositories": [
+            {"id": fake.repos[r]["id"], "node_id": "R_x", "name": r.split("/")[1], "full_name": r,
+             "private": fake.repos[r]["private"]}
+            for r in repos
+        ],
+        "requester": None,
+        "sender": user("maria"),
+    }
