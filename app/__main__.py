@@ -67,7 +67,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run one payload through the handlers offline and print the plan."""
     from .handlers import build_router
     from .journal import Delivery, Journal
-    from .plan import BoardCache
+    from .plan import Caches
     from .processor import Processor
     from .worker import DeliveryFailed
 
@@ -87,7 +87,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         journal = Journal(":memory:")
         await journal.open()
         processor = Processor(router=build_router(), config=lambda: config, journal=journal,
-                              github=None, boards=BoardCache(), emit=print)
+                              github=None, caches=Caches(), emit=print)
         delivery = Delivery.from_body(f"replay-{uuid.uuid4()}", args.event, body, data)
         handlers = processor.router.fetch(
             __import__("gidgethub.sansio", fromlist=["Event"]).Event(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +99,7 @@ class Workflow:
     reminders: tuple[ReminderSpec, ...] = ()
     missing: MissingSpec = MissingSpec()
     community_field: str | None = None
+    links_to: tuple[str, ...] = ()
     enabled: bool = True
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -254,7 +255,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         "a workflow",
         {
             "workflow", "title", "enabled", "match", "fields", "labels", "comment", "board",
-            "notify", "assignees", "reminders", "missing", "community_field",
+            "notify", "assignees", "reminders", "missing", "community_field", "links_to",
         },
         {"match"},
     )
@@ -368,6 +369,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         reminders=tuple(reminders),
         missing=missing,
         community_field=community_field,
+        links_to=reader.strings(top, "links_to"),
         enabled=reader.typed(top, "enabled", bool, True),
     )
 
@@ -421,7 +423,26 @@ def load_config(directory: Path | str, extra_files: list[Path] | None = None) ->
             raise ConfigError(path.name, yamlmarks.line_of(data, "workflow"),
                               f"workflow {workflow.id!r} is already defined in {workflows[workflow.id].source}")
         workflows[workflow.id] = workflow
+    for workflow in workflows.values():
+        for other in workflow.links_to:
+            if other not in workflows:
+                raise ConfigError(workflow.source, 0, f"links_to names {other!r}, which is not a workflow")
+    _check_templates(settings.templates_dir, workflows)
     return Config(workflows=workflows, settings=settings, directory=directory)
+
+
+def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> None:
+    """Compile every template now, so a syntax error stops start-up with its line."""
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir)))
+    names = {w.template for w in workflows.values() if w.template}
+    names |= {r.template for w in workflows.values() for r in w.reminders}
+    for name in sorted(names):
+        try:
+            env.get_template(name)
+        except jinja2.TemplateSyntaxError as exc:
+            raise ConfigError(name, exc.lineno or 0, f"template syntax: {exc.message}") from None
 
 
 def empty_config(templates_dir: Path) -> Config:
@@ -429,4 +450,3 @@ def empty_config(templates_dir: Path) -> Config:
 
 
 ConfigLoader = Callable[[], Config]
-__all__ = ["Config", "ConfigError", "FieldSpec", "Workflow", "field", "load_config"]

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import cachetools
 
-from . import markers, projects
+from . import checklists, markers, projects
 from .github import GitHubClient, PermanentGitHubError, TransientGitHubError, classify
 
 log = logging.getLogger("flywheel.plan")
@@ -73,6 +73,7 @@ class UpsertComment:
     body: str
     data: dict[str, Any] | None = None
     once: bool = False
+    keep_ticks: bool = False  # people tick boxes in our checklists: carry them over
 
     def describe(self) -> str:
         verb = "reply" if self.once else "comment"
@@ -178,16 +179,22 @@ class DryRunExecutor:
         return results
 
 
-class BoardCache:
-    """Board ids and field/option ids by (owner, number): stable, so cached for minutes."""
+class Caches:
+    """What stays true for minutes across deliveries: board and field ids, labels a repo has.
+
+    Kept per process; losing them costs a read, never a wrong write.
+    """
 
     def __init__(self, ttl: float = 600.0) -> None:
         self._boards: cachetools.TTLCache[tuple[str, int], projects.Board] = cachetools.TTLCache(
             maxsize=256, ttl=ttl
         )
+        self.repo_labels: cachetools.TTLCache[str, set[str]] = cachetools.TTLCache(
+            maxsize=1024, ttl=ttl
+        )
         self.reported: set[str] = set()
 
-    async def get(self, gh: GitHubClient, owner: str, number: int) -> projects.Board:
+    async def board(self, gh: GitHubClient, owner: str, number: int) -> projects.Board:
         key = (owner.lower(), number)
         board = self._boards.get(key)
         if board is None:
@@ -215,9 +222,9 @@ class BoardCache:
 class Executor:
     """Applies a plan through one installation's client, reading before writing."""
 
-    def __init__(self, gh: GitHubClient, boards: BoardCache) -> None:
+    def __init__(self, gh: GitHubClient, caches: Caches) -> None:
         self.gh = gh
-        self.boards = boards
+        self.caches = caches
         self._comment_lists: dict[IssueRef, asyncio.Task[list[dict[str, Any]]]] = {}
         self._repo_labels: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
 
@@ -287,6 +294,9 @@ class Executor:
         return ActionResult(described, "applied")
 
     async def _ensure_repo_labels(self, repo: str, wanted: list[LabelSpec]) -> None:
+        known = self.caches.repo_labels.get(repo)
+        if known is not None and all(label.name.lower() in known for label in wanted):
+            return
         task = self._repo_labels.get(repo)
         if task is None:
             task = asyncio.ensure_future(self._list_repo_labels(repo))
@@ -309,6 +319,7 @@ class Executor:
                 if not (isinstance(error, PermanentGitHubError) and error.status == 422):
                     raise
             existing[label.name.lower()] = {"name": label.name}
+        self.caches.repo_labels[repo] = set(existing)
 
     async def _list_repo_labels(self, repo: str) -> dict[str, dict[str, Any]]:
         labels: dict[str, dict[str, Any]] = {}
@@ -339,6 +350,8 @@ class Executor:
         for comment in await self.comments(action.issue):
             if action.key not in markers.find(comment.get("body")):
                 continue
+            if action.keep_ticks:
+                text = checklists.carry_ticks(comment.get("body"), text)
             if action.once or comment.get("body") == text:
                 return ActionResult(described, "unchanged")
             await self.gh.patch(
@@ -411,7 +424,7 @@ class Executor:
 
     async def _project_item(self, action: EnsureProjectItem) -> ActionResult:
         described = action.describe()
-        board = await self.boards.get(self.gh, action.owner, action.number)
+        board = await self.caches.board(self.gh, action.owner, action.number)
         warnings: list[str] = []
         wanted: dict[str, dict[str, Any] | None] = {}
         for name, value in action.fields:
@@ -427,7 +440,7 @@ class Executor:
             except projects.FieldValueError as exc:
                 warnings.append(f"board {board.title!r}: {exc}")
         for warning in warnings:
-            if self.boards.report_once(warning):
+            if self.caches.report_once(warning):
                 log.warning("%s (fix the board or the workflow config)", warning)
         added = await self.gh.graphql_data(
             projects.ADD_ITEM, projectId=board.id, contentId=action.content_id

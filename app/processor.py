@@ -18,7 +18,7 @@ from .config import Config
 from .context import HandlerContext
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .journal import Delivery, Journal
-from .plan import BoardCache, DryRunExecutor, Executor
+from .plan import Caches, DryRunExecutor, Executor
 from .worker import DeliveryFailed
 
 log = logging.getLogger("flywheel.processor")
@@ -42,14 +42,14 @@ class Processor:
         config: Callable[[], Config],
         journal: Journal,
         github: GitHubApp | None,
-        boards: BoardCache,
+        caches: Caches,
         emit: Callable[[str], None] | None = None,
     ) -> None:
         self.router = router
         self._config = config
         self.journal = journal
         self.github = github
-        self.boards = boards
+        self.caches = caches
         self._emit = emit or (lambda line: log.info(line))
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
@@ -80,7 +80,7 @@ class Processor:
         if transient is not None:
             raise transient
         executor = (
-            Executor(gh, self.boards)
+            Executor(gh, self.caches)
             if gh is not None
             else DryRunExecutor(lambda line: self._emit(f"[{delivery.id}] {line}"))
         )

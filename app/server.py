@@ -24,7 +24,7 @@ from .github import GitHubApp
 from .handlers import build_router
 from .journal import Delivery, Journal
 from .metrics import Metrics, standard_metrics
-from .plan import BoardCache
+from .plan import Caches
 from .processor import Processor
 from .settings import Settings
 from .worker import Dispatcher
@@ -187,7 +187,7 @@ def create_app(
             config=lambda: state.config,
             journal=state.journal,
             github=state.github,
-            boards=BoardCache(),
+            caches=Caches(),
             emit=emit,
         )
         state.dispatcher = Dispatcher(

@@ -100,7 +100,11 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise SettingsError(f"PORT must be a number, not {port_text!r}") from None
+        workers_text = env.get("FLYWHEEL_WORKERS", "8")
+        if not workers_text.isdigit():
+            raise SettingsError(f"FLYWHEEL_WORKERS must be a whole number, not {workers_text!r}")
         values: dict[str, object] = {
+            "workers": int(workers_text),
             "app_id": env.get("GITHUB_APP_ID") or None,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,

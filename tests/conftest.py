@@ -128,6 +128,7 @@ def make_flywheel(
         live: bool = True,
         secret: str | None = SECRET,
         router: Any = None,
+        start_workers: bool = True,
         **overrides: Any,
     ) -> Flywheel:
         settings = Settings(
@@ -139,7 +140,8 @@ def make_flywheel(
             **overrides,
         )
         printed: list[str] = []
-        app = create_app(settings, config, router=router, emit=printed.append)
+        app = create_app(settings, config, router=router, emit=printed.append,
+                         start_workers=start_workers)
         client = await aiohttp_client(app)
         flywheel = Flywheel(client, app, fake)
         flywheel.printed = printed

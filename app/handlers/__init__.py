@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from . import installations
+from . import installations, workflows
 
-MODULES = (installations,)
+MODULES = (installations, workflows)
 
 
 def build_router() -> Router:

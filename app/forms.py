@@ -1,0 +1,121 @@
+"""Reads issue-form bodies (``### Heading`` sections) into typed field values.
+
+GitHub renders a submitted issue form as markdown: one ``### Label`` heading
+per field, the answer below it, ``_No response_`` for an empty optional
+field, and ``- [X] option`` lines for checkboxes. People edit these bodies by
+hand afterwards, so the parser is forgiving about spacing and case and never
+raises.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from . import checklists
+from .config import FieldSpec, Workflow
+
+_HEADING = re.compile(r"^#{3}\s+(.+?)\s*#*\s*$")
+_EMPTY = {"", "_no response_", "none", "n/a", "no response"}
+_HANDLE = re.compile(r"@?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))")
+_SLUG_STRIP = re.compile(r"[^a-z0-9-]+")
+
+
+def sections(body: str | None) -> dict[str, str]:
+    """Heading (lower-cased) → the text under it, with code fences respected."""
+    found: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    in_fence = False
+    for line in (body or "").replace("\r\n", "\n").split("\n"):
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+        heading = None if in_fence else _HEADING.match(line)
+        if heading:
+            current = found.setdefault(heading.group(1).strip().lower(), [])
+            continue
+        if current is not None:
+            current.append(line)
+    return {k: "\n".join(v).strip() for k, v in found.items()}
+
+
+def checkboxes(text: str) -> list[tuple[bool, str]]:
+    return checklists.items(text)
+
+
+def slugify(text: str) -> str:
+    """A community's machine name: lower case, digits and hyphens.
+
+    >>> slugify("  Hypatia College!  ")
+    'hypatia-college'
+    """
+    return _SLUG_STRIP.sub("-", text.strip().lower()).strip("-")[:40]
+
+
+@dataclass(frozen=True)
+class FormValues:
+    values: Mapping[str, str]  # field id → normalised text ("" when empty)
+    missing: tuple[str, ...] = ()  # required fields with no usable value
+    problems: Mapping[str, str] = field(default_factory=dict)  # field id → why the value was refused
+    headings_present: frozenset[str] = frozenset()
+
+    def get(self, field_id: str) -> str:
+        return self.values.get(field_id, "")
+
+
+def normalise(spec: FieldSpec, raw: str) -> tuple[str, str | None]:
+    """(value, problem): the value as workflows use it, or why it cannot be used."""
+    text = raw.strip()
+    if text.lower() in _EMPTY:
+        return "", None
+    kind = spec.type
+    if kind == "slug":
+        slug = slugify(text.splitlines()[0])
+        return (slug, None) if slug else ("", "needs letters or digits")
+    if kind == "date":
+        candidate = text.splitlines()[0].strip()[:10]
+        try:
+            return date.fromisoformat(candidate).isoformat(), None
+        except ValueError:
+            return "", "needs a date written YYYY-MM-DD"
+    if kind == "url":
+        first = text.split()[0]
+        if re.match(r"^https?://[^\s/]+\.[^\s]+", first):
+            return first, None
+        return "", "needs a web address starting with https://"
+    if kind == "handles":
+        handles = sorted({m.group(1) for m in _HANDLE.finditer(" ".join(text.replace(",", " ").split()))
+                          if not m.group(1).startswith("-")}, key=str.lower)
+        return (", ".join(handles), None) if handles else ("", "needs GitHub usernames")
+    if kind == "choice":
+        first = text.splitlines()[0].strip()
+        for choice in spec.choices:
+            if choice.lower() == first.lower():
+                return choice, None
+        return "", "must be one of: " + ", ".join(spec.choices)
+    if kind == "checkboxes":
+        return ", ".join(t for ticked, t in checkboxes(text) if ticked), None
+    if kind == "number":
+        match = re.search(r"-?\d+(\.\d+)?", text)
+        return (match.group(0), None) if match else ("", "needs a number")
+    return text, None
+
+
+def read(workflow: Workflow, body: str | None) -> FormValues:
+    found = sections(body)
+    values: dict[str, str] = {}
+    problems: dict[str, str] = {}
+    for spec in workflow.fields:
+        raw = found.get(spec.heading.lower(), "")
+        value, problem = normalise(spec, raw)
+        values[spec.id] = value
+        if problem:
+            problems[spec.id] = problem
+    missing = tuple(s.id for s in workflow.fields if s.required and not values[s.id])
+    return FormValues(values, missing, problems, frozenset(found))
+
+
+def has_headings(body: str | None, headings: Iterable[str]) -> bool:
+    present = sections(body)
+    return all(h.lower() in present for h in headings)

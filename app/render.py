@@ -1,0 +1,87 @@
+"""Renders every comment Flywheel writes from ``templates/``, with people's text made harmless.
+
+Every value a template prints passes through ``finalize``: HTML is escaped
+(so ``-->`` cannot close our marker), ``@`` cannot start a mention, a line
+cannot start a slash command, markdown link syntax is inert and very long
+values are cut. Text the team wrote in config (a team to notify) is passed as
+``Markup`` and printed as is. Templates run in Jinja's sandbox; values are
+only ever data, never template source.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
+
+MAX_VALUE_CHARS = 2000
+_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e]")
+_MENTION = re.compile(r"@(?=[A-Za-z0-9])")
+_COMMAND_LINE = re.compile(r"(?m)^(\s*)/")
+_WORD_JOINER = "\u2060"
+
+
+def neutralise(value: Any) -> Markup:
+    """A person's text, safe to place in a comment.
+
+    >>> str(neutralise("@org/team please <b>look</b>"))
+    '@\\u2060org/team please &lt;b&gt;look&lt;/b&gt;'
+    """
+    text = _INVISIBLE.sub("", str(value))
+    if len(text) > MAX_VALUE_CHARS:
+        text = text[:MAX_VALUE_CHARS] + " … (cut)"
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    text = text.replace("[", "&#91;").replace("]", "&#93;").replace("{", "&#123;").replace("}", "&#125;")
+    text = _MENTION.sub("@" + _WORD_JOINER, text)
+    text = _COMMAND_LINE.sub(lambda m: m.group(1) + _WORD_JOINER + "/", text)
+    return Markup(text)
+
+
+def _finalize(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, Markup):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    return neutralise(value)
+
+
+def _oneline(value: Any) -> Any:
+    """For table cells: newlines and pipes would break the table."""
+    if isinstance(value, Markup):
+        return value
+    return " ".join(str(value).split()).replace("|", "/")
+
+
+class Renderer:
+    def __init__(self, templates_dir: Path) -> None:
+        self.env = SandboxedEnvironment(
+            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            autoescape=False,  # finalize does markdown-aware escaping instead
+            finalize=_finalize,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+        )
+        self.env.filters["oneline"] = _oneline
+
+    def render(self, template: str, **context: Any) -> str:
+        return self.env.get_template(template).render(**context).strip() + "\n"
+
+    def exists(self, template: str) -> bool:
+        try:
+            self.env.get_template(template)
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
+
+def trusted(text: str) -> Markup:
+    """Text from config (not from people), printed as written."""
+    return Markup(text)

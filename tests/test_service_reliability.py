@@ -1,0 +1,155 @@
+"""Retries, permanent failures, ordering, restarts and token reuse, end to end over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from app.context import HandlerContext
+from app.plan import EnsureLabels, IssueRef, LabelSpec, UpsertComment
+from app.settings import Settings, graphql_url_for
+from tests import payloads
+from tests.conftest import REPO, Flywheel
+
+router = Router()
+
+
+@router.register("issues", action="opened")
+@router.register("issues", action="edited")
+async def mirror_title(event: sansio.Event, ctx: HandlerContext) -> None:
+    ref = ctx.issue_ref()
+    assert ref is not None
+    title = event.data["issue"]["title"]
+    ctx.add(UpsertComment(ref, "mirror", f"Title seen: {title}"))
+    ctx.add(EnsureLabels(ref, add=(LabelSpec("seen", "0e8a16", "Flywheel saw this"),)))
+
+
+async def build(make_flywheel: Any, fake_url: str, config: Any, **kw: Any) -> Flywheel:
+    return await make_flywheel(fake_url, config, router=router, max_attempts=4, **kw)
+
+
+async def test_5xx_is_retried_then_succeeds(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    flywheel.state.dispatcher._retry_base = 0.05  # keep the test fast; the policy is the same
+    issue = fake.add_issue(REPO, "GPU images for Hypatia", "body")
+    fake.fail_next(2, status=502, match="/comments")
+    response = await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="r-1")
+    assert response.status == 202
+    for _ in range(100):
+        row = await flywheel.state.journal.get("r-1")
+        if row["state"] == "done":
+            break
+        await asyncio.sleep(0.05)
+    assert row["state"] == "done"
+    assert len(fake.comments_on(REPO, issue.number)) == 1
+    assert fake.issue(REPO, issue.number).labels == ["seen"]
+    assert [c.status for c in fake.calls if "/comments" in c.path][:2] == [502, 502]
+
+
+async def test_secondary_rate_limit_honours_retry_after(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    issue = fake.add_issue(REPO, "Storage quota", "body")
+    fake.rate_limit_next(1, retry_after=1, status=403, match="/labels")
+    started = asyncio.get_running_loop().time()
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    elapsed = asyncio.get_running_loop().time() - started
+    assert row["state"] == "done"
+    assert elapsed >= 1.0, "Retry-After was not honoured"
+    assert fake.issue(REPO, issue.number).labels == ["seen"]
+    assert any(c.status == 403 for c in fake.calls)
+
+
+async def test_permanent_failure_is_recorded_with_the_error(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    issue = fake.add_issue(REPO, "Dask cluster", "body")
+    fake.fail_next(5, status=404, match="/comments")
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    assert row["state"] == "failed"
+    assert "404" in row["error"]
+    assert row["attempts"] == 1, "a 404 must not be retried"
+    # The rest of the plan still ran.
+    assert fake.issue(REPO, issue.number).labels == ["seen"]
+
+
+async def test_deliveries_for_one_issue_run_in_arrival_order(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    issue = fake.add_issue(REPO, "first", "body")
+    fake.latency = 0.02
+    titles = ["first", "second", "third", "fourth"]
+    for n, title in enumerate(titles):
+        issue.title = title
+        action = "opened" if n == 0 else "edited"
+        await flywheel.send("issues", payloads.issues_event(fake, issue, action), delivery_id=f"o-{n}")
+    await flywheel.idle()
+    (comment,) = fake.comments_on(REPO, issue.number)
+    assert comment["body"].startswith("Title seen: fourth")
+    rows = [await flywheel.state.journal.get(f"o-{n}") for n in range(4)]
+    starts = [r["started_at"] for r in rows]
+    assert starts == sorted(starts)
+    assert all(r["state"] == "done" for r in rows)
+
+
+async def test_restart_takes_up_unfinished_deliveries(make_flywheel: Any, fake_url: str, config: Any, fake: Any, tmp_path: Any) -> None:
+    db = tmp_path / "restart.db"
+    first: Flywheel = await make_flywheel(fake_url, config, router=router, db_path=db, start_workers=False)
+    issue = fake.add_issue(REPO, "Left behind", "body")
+    response = await first.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="left")
+    assert response.status == 202
+    assert fake.comments_on(REPO, issue.number) == []  # the first process never ran it
+    await first.client.close()
+
+    second: Flywheel = await make_flywheel(fake_url, config, router=router, db_path=db)
+    await second.idle()
+    row = await second.state.journal.get("left")
+    assert row["state"] == "done"
+    assert len(fake.comments_on(REPO, issue.number)) == 1
+
+
+async def test_one_token_for_many_deliveries(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    for n in range(5):
+        issue = fake.add_issue(REPO, f"Request {n}", "body")
+        await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"))
+    await flywheel.idle()
+    assert fake.tokens_issued == 1
+    assert len(fake.comments) == 5
+
+
+async def test_etag_cache_turns_repeated_reads_into_304s(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+    flywheel = await build(make_flywheel, fake_url, config)
+    for n in range(3):
+        issue = fake.add_issue(REPO, f"Request {n}", "body")
+        await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+        # Forget what the process knows about the repo's labels, so it must read them again.
+        assert flywheel.state.processor is not None
+        flywheel.state.processor.caches.repo_labels.clear()
+    label_reads = [c.status for c in fake.calls if c.method == "GET" and "/labels" in c.path]
+    assert label_reads[0] == 200 and 304 in label_reads[1:]
+
+
+def test_graphql_url_for_github_and_enterprise() -> None:
+    assert graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
+    assert graphql_url_for("https://github.example.edu/api/v3") == "https://github.example.edu/api/graphql"
+    assert graphql_url_for("https://github.example.edu/api/v3/") == "https://github.example.edu/api/graphql"
+    settings = Settings.from_env({"GITHUB_API_URL": "https://ghe.example.edu/api/v3"})
+    assert settings.graphql_url == "https://ghe.example.edu/api/graphql"
+    assert settings.dry_run and settings.listen_host() == "127.0.0.1"
+
+
+def test_live_start_without_secret_is_refused() -> None:
+    import pytest
+
+    from app.settings import SettingsError
+
+    settings = Settings.from_env({"GITHUB_APP_ID": "1", "GITHUB_PRIVATE_KEY": "pem"})
+    with pytest.raises(SettingsError, match="GITHUB_WEBHOOK_SECRET"):
+        settings.check_startable()
+    assert repr(settings).count("pem") == 0, "the key must never appear in a repr"
+
+
+def test_plan_reference_types() -> None:
+    ref = IssueRef(REPO, 4)
+    assert str(ref) == f"{REPO}#4"
