@@ -37,9 +37,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     logs.configure(args.log_level)
     host = args.host or settings.listen_host()
     if settings.dry_run:
-        reason = "--dry-run given" if settings.force_dry_run else (
-            "no GitHub App credentials (set GITHUB_APP_ID and GITHUB_PRIVATE_KEY or "
-            "GITHUB_PRIVATE_KEY_PATH)"
+        reason = (
+            "--dry-run given"
+            if settings.force_dry_run
+            else (
+                "no GitHub App credentials (set GITHUB_APP_ID and GITHUB_PRIVATE_KEY or "
+                "GITHUB_PRIVATE_KEY_PATH)"
+            )
         )
         print(
             f"Flywheel {__version__} in DRY-RUN mode: {reason}. Deliveries are accepted and "
@@ -50,16 +54,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"Flywheel {__version__} live as GitHub App {settings.app_id}.", flush=True)
     if not settings.verifies_signatures:
         if args.host and args.host not in {"127.0.0.1", "localhost", "::1"}:
-            print("flywheel: refusing to listen beyond loopback without GITHUB_WEBHOOK_SECRET",
-                  file=sys.stderr)
+            print(
+                "flywheel: refusing to listen beyond loopback without GITHUB_WEBHOOK_SECRET",
+                file=sys.stderr,
+            )
             return 2
-        print("Webhook signatures are NOT checked (GITHUB_WEBHOOK_SECRET unset): "
-              f"listening on {host} only.", flush=True)
-    print(f"Workflows: {', '.join(sorted(config.workflows)) or 'none'}; "
-          f"listening on http://{host}:{settings.port}/webhook", flush=True)
+        print(
+            "Webhook signatures are NOT checked (GITHUB_WEBHOOK_SECRET unset): "
+            f"listening on {host} only.",
+            flush=True,
+        )
+    print(
+        f"Workflows: {', '.join(sorted(config.workflows)) or 'none'}; "
+        f"listening on http://{host}:{settings.port}/webhook",
+        flush=True,
+    )
     app = create_app(settings, config)
-    web.run_app(app, host=host, port=settings.port, print=None,
-                shutdown_timeout=settings.shutdown_grace_seconds)
+    web.run_app(
+        app,
+        host=host,
+        port=settings.port,
+        print=None,
+        shutdown_timeout=settings.shutdown_grace_seconds,
+    )
     return 0
 
 
@@ -86,8 +103,14 @@ def cmd_replay(args: argparse.Namespace) -> int:
     async def run() -> int:
         journal = Journal(":memory:")
         await journal.open()
-        processor = Processor(router=build_router(), config=lambda: config, journal=journal,
-                              github=None, caches=Caches(), emit=print)
+        processor = Processor(
+            router=build_router(),
+            config=lambda: config,
+            journal=journal,
+            github=None,
+            caches=Caches(),
+            emit=print,
+        )
         delivery = Delivery.from_body(f"replay-{uuid.uuid4()}", args.event, body, data)
         handlers = processor.router.fetch(
             __import__("gidgethub.sansio", fromlist=["Event"]).Event(
@@ -116,20 +139,28 @@ def cmd_replay(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
     config = _load_config_or_exit(directory)
-    print(f"ok: {len(config.workflows)} workflows in {directory}: "
-          + ", ".join(f"{w.id} ({w.source})" for w in config.workflows.values()))
+    print(
+        f"ok: {len(config.workflows)} workflows in {directory}: "
+        + ", ".join(f"{w.id} ({w.source})" for w in config.workflows.values())
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="flywheel", description=(
-        "Flywheel runs a community-relations team's workflows (onboarding, offboarding, "
-        "initiatives, consortia) on GitHub issues and Projects boards."))
+    parser = argparse.ArgumentParser(
+        prog="flywheel",
+        description=(
+            "Flywheel runs a community-relations team's workflows (onboarding, offboarding, "
+            "initiatives, consortia) on GitHub issues and Projects boards."
+        ),
+    )
     parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the webhook server and workers")
-    serve.add_argument("--host", help="listen address (default 0.0.0.0; 127.0.0.1 without a secret)")
+    serve.add_argument(
+        "--host", help="listen address (default 0.0.0.0; 127.0.0.1 without a secret)"
+    )
     serve.add_argument("--port", type=int, help="listen port (default $PORT or 8080)")
     serve.add_argument("--dry-run", action="store_true", help="never write to GitHub; log plans")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])

@@ -1,4 +1,4 @@
-"""Markdown task lists (``- [ ]`` / ``- [x]``): read them, and keep people's ticks across re-renders."""
+"""Markdown task lists (``- [ ]`` / ``- [x]``): read them; keep people's ticks on re-render."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ _CHECKBOX = re.compile(r"(?m)^(?P<lead>\s*[-*]\s+\[)(?P<mark>[ xX])(?P<rest>\]\s
 
 def items(text: str | None) -> list[tuple[bool, str]]:
     """Every task-list line: (ticked, text)."""
-    return [(m.group("mark") != " ", m.group("text").strip()) for m in _CHECKBOX.finditer(text or "")]
+    return [
+        (m.group("mark") != " ", m.group("text").strip()) for m in _CHECKBOX.finditer(text or "")
+    ]
 
 
 def carry_ticks(old: str | None, new: str) -> str:

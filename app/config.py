@@ -42,7 +42,7 @@ class FieldSpec:
 
 @dataclass(frozen=True)
 class LabelRule:
-    """A label to apply; ``{field}`` placeholders make derived labels (``community: {community}``)."""
+    """A label to apply; ``{field}`` placeholders derive one (``community: {community}``)."""
 
     name: str
     color: str = "ededed"
@@ -172,7 +172,11 @@ class _Reader:
         return ConfigError(self.file, yamlmarks.line_of(container, key), reason)
 
     def mapping(
-        self, value: Any, where: str, allowed: set[str], required: set[str] = frozenset()  # type: ignore[assignment]
+        self,
+        value: Any,
+        where: str,
+        allowed: set[str],
+        required: set[str] = frozenset(),  # type: ignore[assignment]
     ) -> Mapping[str, Any]:
         if not isinstance(value, dict):
             raise ConfigError(self.file, yamlmarks.line_of(value), f"{where} must be a mapping")
@@ -184,7 +188,9 @@ class _Reader:
             raise self.fail(value, None, f"{where} needs {key!r}")
         return value
 
-    def typed(self, container: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any) -> Any:
+    def typed(
+        self, container: Mapping[str, Any], key: str, kind: type | tuple[type, ...], default: Any
+    ) -> Any:
         if key not in container or container[key] is None:
             return default
         value = container[key]
@@ -207,7 +213,9 @@ class _Reader:
         return tuple(value)
 
 
-def _field_values(reader: _Reader, container: Mapping[str, Any], key: str, known: set[str]) -> tuple[tuple[str, str], ...]:
+def _field_values(
+    reader: _Reader, container: Mapping[str, Any], key: str, known: set[str]
+) -> tuple[tuple[str, str], ...]:
     value = container.get(key)
     if value is None:
         return ()
@@ -220,7 +228,9 @@ def _field_values(reader: _Reader, container: Mapping[str, Any], key: str, known
             raise reader.fail(value, name, f"board field {name!r} is named twice in {key!r}")
         seen.add(name.lower())
         if not isinstance(wanted, str | int | float) or isinstance(wanted, bool):
-            raise reader.fail(value, name, f"value of board field {name!r} must be text or a number")
+            raise reader.fail(
+                value, name, f"value of board field {name!r} must be text or a number"
+            )
         for placeholder in _PLACEHOLDER.findall(str(wanted)):
             if placeholder not in known:
                 raise reader.fail(value, name, f"{{{placeholder}}} is not a field of this workflow")
@@ -242,7 +252,9 @@ def _label_rule(reader: _Reader, item: Any, where: Any, index: int, known: set[s
         raise reader.fail(spec, "color", f"label colour {color!r} must be six hex digits")
     for placeholder in _PLACEHOLDER.findall(name):
         if placeholder not in known:
-            raise reader.fail(rule_container, rule_key, f"{{{placeholder}}} is not a field of this workflow")
+            raise reader.fail(
+                rule_container, rule_key, f"{{{placeholder}}} is not a field of this workflow"
+            )
     if len(name) > 50:
         raise reader.fail(rule_container, rule_key, "GitHub label names are at most 50 characters")
     return LabelRule(name, color.lstrip("#"), reader.typed(spec, "description", str, ""))
@@ -254,8 +266,20 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         data,
         "a workflow",
         {
-            "workflow", "title", "enabled", "match", "fields", "labels", "comment", "board",
-            "notify", "assignees", "reminders", "missing", "community_field", "links_to",
+            "workflow",
+            "title",
+            "enabled",
+            "match",
+            "fields",
+            "labels",
+            "comment",
+            "board",
+            "notify",
+            "assignees",
+            "reminders",
+            "missing",
+            "community_field",
+            "links_to",
         },
         {"match"},
     )
@@ -273,11 +297,20 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
     fields = []
     for field_id, spec_data in fields_map.items():
         if not re.match(r"^[a-z][a-z0-9_]*$", field_id):
-            raise reader.fail(fields_map, field_id, f"field id {field_id!r}: use lower_case letters, digits, _")
-        spec = reader.mapping(spec_data, f"field {field_id!r}", {"heading", "type", "required", "choices"}, {"heading"})
+            raise reader.fail(
+                fields_map, field_id, f"field id {field_id!r}: use lower_case letters, digits, _"
+            )
+        spec = reader.mapping(
+            spec_data,
+            f"field {field_id!r}",
+            {"heading", "type", "required", "choices"},
+            {"heading"},
+        )
         kind = reader.typed(spec, "type", str, "text")
         if kind not in FIELD_TYPES:
-            raise reader.fail(spec, "type", f"field type {kind!r} is not one of {', '.join(FIELD_TYPES)}")
+            raise reader.fail(
+                spec, "type", f"field type {kind!r} is not one of {', '.join(FIELD_TYPES)}"
+            )
         choices = reader.strings(spec, "choices")
         if kind == "choice" and not choices:
             raise reader.fail(spec, None, f"choice field {field_id!r} needs choices")
@@ -293,46 +326,81 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
     known = {f.id for f in fields}
 
     labels_list = reader.typed(top, "labels", list, [])
-    labels = tuple(_label_rule(reader, item, labels_list, i, known) for i, item in enumerate(labels_list))
+    labels = tuple(
+        _label_rule(reader, item, labels_list, i, known) for i, item in enumerate(labels_list)
+    )
 
     template = None
     if "comment" in top:
         comment = reader.mapping(top["comment"], "comment", {"template"}, {"template"})
         template = reader.typed(comment, "template", str, "")
         if not (templates_dir / template).is_file():
-            raise reader.fail(comment, "template", f"template {template!r} does not exist in {templates_dir}")
+            raise reader.fail(
+                comment, "template", f"template {template!r} does not exist in {templates_dir}"
+            )
 
     board = None
     if "board" in top:
         b = reader.mapping(
             top["board"],
             "board",
-            {"owner", "number", "on_open", "on_close", "on_close_not_planned", "on_reopen",
-             "on_first_ticked", "on_all_ticked"},
+            {
+                "owner",
+                "number",
+                "on_open",
+                "on_close",
+                "on_close_not_planned",
+                "on_reopen",
+                "on_first_ticked",
+                "on_all_ticked",
+            },
             {"owner", "number"},
         )
         board = BoardSpec(
             owner=reader.typed(b, "owner", str, ""),
             number=reader.typed(b, "number", int, 0),
-            **{k: _field_values(reader, b, k, known) for k in (
-                "on_open", "on_close", "on_close_not_planned", "on_reopen",
-                "on_first_ticked", "on_all_ticked")},
+            **{
+                k: _field_values(reader, b, k, known)
+                for k in (
+                    "on_open",
+                    "on_close",
+                    "on_close_not_planned",
+                    "on_reopen",
+                    "on_first_ticked",
+                    "on_all_ticked",
+                )
+            },
         )
 
     reminders = []
     for i, item in enumerate(reader.typed(top, "reminders", list, [])):
-        r = reader.mapping(item, "a reminder", {"field", "days_before", "template"}, {"field", "days_before", "template"})
+        r = reader.mapping(
+            item,
+            "a reminder",
+            {"field", "days_before", "template"},
+            {"field", "days_before", "template"},
+        )
         field_id = reader.typed(r, "field", str, "")
         spec = next((f for f in fields if f.id == field_id), None)
         if spec is None or spec.type != "date":
-            raise reader.fail(r, "field", f"reminder field {field_id!r} must be a date field of this workflow")
+            raise reader.fail(
+                r, "field", f"reminder field {field_id!r} must be a date field of this workflow"
+            )
         days = reader.typed(r, "days_before", list, [])
-        if not days or not all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in days):
-            raise reader.fail(r, "days_before", "days_before must be a list of whole numbers of days")
+        if not days or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in days
+        ):
+            raise reader.fail(
+                r, "days_before", "days_before must be a list of whole numbers of days"
+            )
         reminder_template = reader.typed(r, "template", str, "")
         if not (templates_dir / reminder_template).is_file():
-            raise reader.fail(r, "template", f"template {reminder_template!r} does not exist in {templates_dir}")
-        reminders.append(ReminderSpec(field_id, tuple(sorted(set(days), reverse=True)), reminder_template))
+            raise reader.fail(
+                r, "template", f"template {reminder_template!r} does not exist in {templates_dir}"
+            )
+        reminders.append(
+            ReminderSpec(field_id, tuple(sorted(set(days), reverse=True)), reminder_template)
+        )
         del i
 
     missing = MissingSpec()
@@ -342,13 +410,16 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             label=_label_rule(reader, m["label"], m, 0, set()) if m.get("label") else None,
             per_field_label=(
                 _label_rule(reader, m["per_field_label"], m, 0, {"field"})
-                if m.get("per_field_label") else None
+                if m.get("per_field_label")
+                else None
             ),
         )
 
     community_field = reader.typed(top, "community_field", str, None)
     if community_field is not None and community_field not in known:
-        raise reader.fail(top, "community_field", f"{community_field!r} is not a field of this workflow")
+        raise reader.fail(
+            top, "community_field", f"{community_field!r} is not a field of this workflow"
+        )
 
     notify = reader.strings(top, "notify")
     for handle in notify:
@@ -391,14 +462,20 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         return GlobalConfig(templates_dir=default_templates)
     data = _read_yaml(path) or yamlmarks.MarkedDict()
     reader = _Reader(path.name)
-    top = reader.mapping(data, "flywheel.yaml", {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots"})
+    top = reader.mapping(
+        data,
+        "flywheel.yaml",
+        {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots"},
+    )
     templates = reader.typed(top, "templates", str, None)
     templates_dir = (directory / templates).resolve() if templates else default_templates
     if not templates_dir.is_dir():
         raise reader.fail(top, "templates", f"templates folder {templates_dir} does not exist")
     interval = reader.typed(top, "reminder_interval_minutes", int, 60)
     if interval < 1:
-        raise reader.fail(top, "reminder_interval_minutes", "the interval must be at least 1 minute")
+        raise reader.fail(
+            top, "reminder_interval_minutes", "the interval must be at least 1 minute"
+        )
     return GlobalConfig(
         templates_dir=templates_dir,
         reminder_interval_minutes=interval,
@@ -408,25 +485,32 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
 
 
 def load_config(directory: Path | str, extra_files: list[Path] | None = None) -> Config:
-    """Load every workflow in a folder (and any extra files); raise ConfigError on the first problem."""
+    """Load every workflow in a folder (and extra files); ConfigError on the first problem."""
     directory = Path(directory)
     if not directory.is_dir():
         raise ConfigError(str(directory), 0, "the workflow-config folder does not exist")
     settings = _parse_global(directory / GLOBAL_FILE, directory)
-    files = sorted(p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.name != GLOBAL_FILE)
+    files = sorted(
+        p for p in directory.iterdir() if p.suffix in {".yaml", ".yml"} and p.name != GLOBAL_FILE
+    )
     files += list(extra_files or [])
     workflows: dict[str, Workflow] = {}
     for path in files:
         data = _read_yaml(path)
         workflow = _parse_workflow(path, data, settings.templates_dir)
         if workflow.id in workflows:
-            raise ConfigError(path.name, yamlmarks.line_of(data, "workflow"),
-                              f"workflow {workflow.id!r} is already defined in {workflows[workflow.id].source}")
+            raise ConfigError(
+                path.name,
+                yamlmarks.line_of(data, "workflow"),
+                f"workflow {workflow.id!r} is already defined in {workflows[workflow.id].source}",
+            )
         workflows[workflow.id] = workflow
     for workflow in workflows.values():
         for other in workflow.links_to:
             if other not in workflows:
-                raise ConfigError(workflow.source, 0, f"links_to names {other!r}, which is not a workflow")
+                raise ConfigError(
+                    workflow.source, 0, f"links_to names {other!r}, which is not a workflow"
+                )
     _check_templates(settings.templates_dir, workflows)
     return Config(workflows=workflows, settings=settings, directory=directory)
 
@@ -446,7 +530,9 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
 
 
 def empty_config(templates_dir: Path) -> Config:
-    return Config(workflows={}, settings=GlobalConfig(templates_dir=templates_dir), directory=Path("."))
+    return Config(
+        workflows={}, settings=GlobalConfig(templates_dir=templates_dir), directory=Path(".")
+    )
 
 
 ConfigLoader = Callable[[], Config]

@@ -57,7 +57,9 @@ def slugify(text: str) -> str:
 class FormValues:
     values: Mapping[str, str]  # field id → normalised text ("" when empty)
     missing: tuple[str, ...] = ()  # required fields with no usable value
-    problems: Mapping[str, str] = field(default_factory=dict)  # field id → why the value was refused
+    problems: Mapping[str, str] = field(
+        default_factory=dict
+    )  # field id → why the value was refused
     headings_present: frozenset[str] = frozenset()
 
     def get(self, field_id: str) -> str:
@@ -85,8 +87,14 @@ def normalise(spec: FieldSpec, raw: str) -> tuple[str, str | None]:
             return first, None
         return "", "needs a web address starting with https://"
     if kind == "handles":
-        handles = sorted({m.group(1) for m in _HANDLE.finditer(" ".join(text.replace(",", " ").split()))
-                          if not m.group(1).startswith("-")}, key=str.lower)
+        handles = sorted(
+            {
+                m.group(1)
+                for m in _HANDLE.finditer(" ".join(text.replace(",", " ").split()))
+                if not m.group(1).startswith("-")
+            },
+            key=str.lower,
+        )
         return (", ".join(handles), None) if handles else ("", "needs GitHub usernames")
     if kind == "choice":
         first = text.splitlines()[0].strip()

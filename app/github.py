@@ -296,7 +296,9 @@ class GitHubApp:
         self.etag_cache: cachetools.LRUCache[str, Any] = cachetools.LRUCache(maxsize=4096)
         self.rate_limits: dict[int, RateLimitState] = {}
 
-    def _client(self, token: str | None, installation_id: int, delivery_id: str | None) -> GitHubClient:
+    def _client(
+        self, token: str | None, installation_id: int, delivery_id: str | None
+    ) -> GitHubClient:
         return GitHubClient(
             self._session,
             token=token,

@@ -332,7 +332,7 @@ class Journal:
 
 
 def _row_summary(row: sqlite3.Row) -> dict[str, Any]:
-    summary = {k: row[k] for k in row.keys() if k != "payload"}
+    summary = {k: row[k] for k in row.keys() if k != "payload"}  # noqa: SIM118 - sqlite3.Row
     if summary.get("outcome"):
         summary["outcome"] = json.loads(summary["outcome"])
     return summary

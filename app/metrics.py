@@ -61,9 +61,7 @@ class Metrics:
 
 def standard_metrics() -> Metrics:
     metrics = Metrics()
-    metrics.describe(
-        "flywheel_deliveries_total", "counter", "Deliveries by event and outcome."
-    )
+    metrics.describe("flywheel_deliveries_total", "counter", "Deliveries by event and outcome.")
     metrics.describe(
         "flywheel_github_calls_total", "counter", "GitHub API calls by kind and status."
     )

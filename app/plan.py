@@ -107,7 +107,9 @@ class EnsureProjectItem:
 
     def describe(self) -> str:
         values = ", ".join(f"{name}={value!r}" for name, value in self.fields)
-        return f"board {self.owner}/{self.number}: {self.issue}" + (f" with {values}" if values else "")
+        return f"board {self.owner}/{self.number}: {self.issue}" + (
+            f" with {values}" if values else ""
+        )
 
 
 @dataclass(frozen=True)
@@ -416,7 +418,11 @@ class Executor:
         body = action.body.rstrip() + "\n\n" + markers.render(action.key) + "\n"
         created = await self.gh.post(
             f"/repos/{action.repo}/issues",
-            data={"title": action.title, "body": body, "labels": [lab.name for lab in action.labels]},
+            data={
+                "title": action.title,
+                "body": body,
+                "labels": [lab.name for lab in action.labels],
+            },
         )
         return ActionResult(action.describe(), "applied", f"#{created.get('number')}")
 

@@ -35,7 +35,12 @@ def neutralise(value: Any) -> Markup:
     if len(text) > MAX_VALUE_CHARS:
         text = text[:MAX_VALUE_CHARS] + " … (cut)"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = text.replace("[", "&#91;").replace("]", "&#93;").replace("{", "&#123;").replace("}", "&#125;")
+    text = (
+        text.replace("[", "&#91;")
+        .replace("]", "&#93;")
+        .replace("{", "&#123;")
+        .replace("}", "&#125;")
+    )
     text = _MENTION.sub("@" + _WORD_JOINER, text)
     text = _COMMAND_LINE.sub(lambda m: m.group(1) + _WORD_JOINER + "/", text)
     return Markup(text)

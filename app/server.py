@@ -91,7 +91,9 @@ async def webhook(request: web.Request) -> web.Response:
         problem = verify_signature(body, request.headers.get("X-Hub-Signature-256"), secret)
         if problem:
             metrics.inc("flywheel_rejected_total", reason="signature")
-            log.warning("rejected delivery %s: %s", request.headers.get("X-GitHub-Delivery"), problem)
+            log.warning(
+                "rejected delivery %s: %s", request.headers.get("X-GitHub-Delivery"), problem
+            )
             return _answer(401, problem)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
@@ -197,8 +199,11 @@ def create_app(
             workers=settings.workers,
             max_attempts=settings.max_attempts,
         )
-        metrics.gauge("flywheel_queue_depth", lambda: float(state.dispatcher.depth if state.dispatcher else 0),
-                      "Deliveries waiting or running in this process.")
+        metrics.gauge(
+            "flywheel_queue_depth",
+            lambda: float(state.dispatcher.depth if state.dispatcher else 0),
+            "Deliveries waiting or running in this process.",
+        )
         if start_workers:
             await state.dispatcher.start()
         yield

@@ -34,7 +34,9 @@ class DeliveryFailed(Exception):
         self.outcome = outcome
 
 
-def backoff_delay(attempt: int, retry_after: float | None, *, base: float = 2.0, cap: float = 900.0) -> float:
+def backoff_delay(
+    attempt: int, retry_after: float | None, *, base: float = 2.0, cap: float = 900.0
+) -> float:
     """Exponential back-off with jitter, never shorter than what GitHub asked for.
 
     >>> 1.0 <= backoff_delay(1, None) <= 2.0
@@ -194,7 +196,9 @@ class Dispatcher:
             outcome = await self._process(delivery)
         except Exception as exc:
             error = exc.outcome if isinstance(exc, DeliveryFailed) else None
-            classified = classify(exc.__cause__ or exc) if isinstance(exc, DeliveryFailed) else classify(exc)
+            classified = (
+                classify(exc.__cause__ or exc) if isinstance(exc, DeliveryFailed) else classify(exc)
+            )
             duration = time.monotonic() - started
             if isinstance(classified, TransientGitHubError) and attempt < self._max_attempts:
                 delay = backoff_delay(attempt, classified.retry_after, base=self._retry_base)
@@ -231,8 +235,6 @@ class Dispatcher:
         return "done"
 
     def _count(self, delivery: Delivery, outcome: str, duration: float) -> None:
-        self._metrics.inc(
-            "flywheel_deliveries_total", event=delivery.event_action, outcome=outcome
-        )
+        self._metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome=outcome)
         self._metrics.inc("flywheel_processing_seconds_sum", duration)
         self._metrics.inc("flywheel_processing_seconds_count")

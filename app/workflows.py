@@ -15,6 +15,7 @@ from . import checklists, forms
 from .config import Config, LabelRule, Workflow, fill
 from .plan import LabelSpec
 
+
 def label_names(issue: Mapping[str, Any]) -> list[str]:
     return [label.get("name", "") for label in issue.get("labels") or [] if isinstance(label, dict)]
 
@@ -59,8 +60,10 @@ class LabelChange:
     remove: tuple[str, ...]
 
 
-def missing_label_change(workflow: Workflow, values: forms.FormValues, present: Sequence[str]) -> LabelChange:
-    """``needs: info`` while required facts are missing; one ``error:missing-…`` per field if configured."""
+def missing_label_change(
+    workflow: Workflow, values: forms.FormValues, present: Sequence[str]
+) -> LabelChange:
+    """``needs: info`` while required facts are missing; ``error:missing-…`` per field if set."""
     add: list[LabelSpec] = []
     remove: list[str] = []
     rule = workflow.missing.label
@@ -69,21 +72,30 @@ def missing_label_change(workflow: Workflow, values: forms.FormValues, present: 
         (add.append(spec) if values.missing else remove.append(rule.name))
     per_field = workflow.missing.per_field_label
     if per_field is not None:
-        wanted = {_per_field(per_field, field_id).name.lower(): _per_field(per_field, field_id)
-                  for field_id in values.missing}
+        wanted = {
+            _per_field(per_field, field_id).name.lower(): _per_field(per_field, field_id)
+            for field_id in values.missing
+        }
         add.extend(wanted.values())
         prefix = per_field.name.split("{", 1)[0].lower()
-        remove.extend(p for p in present if p.lower().startswith(prefix) and p.lower() not in wanted)
+        remove.extend(
+            p for p in present if p.lower().startswith(prefix) and p.lower() not in wanted
+        )
     return LabelChange(tuple(add), tuple(remove))
 
 
 def _per_field(rule: LabelRule, field_id: str) -> LabelSpec:
     slug = field_id.replace("_", "-")
-    return LabelSpec(fill(rule.name, {"field": slug}) or rule.name, rule.color,
-                     fill(rule.description, {"field": slug}) or "")
+    return LabelSpec(
+        fill(rule.name, {"field": slug}) or rule.name,
+        rule.color,
+        fill(rule.description, {"field": slug}) or "",
+    )
 
 
-def board_fields(pairs: Sequence[tuple[str, str]], values: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+def board_fields(
+    pairs: Sequence[tuple[str, str]], values: Mapping[str, str]
+) -> tuple[tuple[str, str], ...]:
     """Board field values with placeholders filled; a value whose field is empty is skipped."""
     out = []
     for name, pattern in pairs:
@@ -97,7 +109,9 @@ def checklist(text: str | None) -> list[tuple[bool, str]]:
     return checklists.items(text)
 
 
-def progress_fields(workflow: Workflow, boxes: Sequence[tuple[bool, str]]) -> tuple[tuple[str, str], ...]:
+def progress_fields(
+    workflow: Workflow, boxes: Sequence[tuple[bool, str]]
+) -> tuple[tuple[str, str], ...]:
     """Board values that follow the checklist: all ticked, some ticked, or none (no change)."""
     if workflow.board is None or not boxes:
         return ()
@@ -109,7 +123,9 @@ def progress_fields(workflow: Workflow, boxes: Sequence[tuple[bool, str]]) -> tu
     return ()
 
 
-def relevant_state(workflow: Workflow, issue: Mapping[str, Any], body: str | None) -> tuple[Any, ...]:
+def relevant_state(
+    workflow: Workflow, issue: Mapping[str, Any], body: str | None
+) -> tuple[Any, ...]:
     """What the workflow's output depends on: an edit that leaves this unchanged changes nothing."""
     values = forms.read(workflow, body)
     return (

@@ -1,4 +1,4 @@
-"""The baseline for bench/intake.py: an aiohttp endpoint that only reads the body and answers 202."""
+"""Baseline for bench/intake.py: an aiohttp endpoint that only reads the body and answers 202."""
 
 import sys
 

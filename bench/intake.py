@@ -30,13 +30,26 @@ SECRET = "bench-secret"
 
 
 def payload(size: int) -> bytes:
-    body_text = "### Community name\n\nHypatia College\n\n### Hub URL\n\nhttps://hypatia.example.edu\n\n"
+    body_text = (
+        "### Community name\n\nHypatia College\n\n### Hub URL\n\nhttps://hypatia.example.edu\n\n"
+    )
     data = {
         "action": "opened",
-        "issue": {"number": 1, "title": "[Onboarding] Hypatia College", "body": body_text,
-                  "node_id": "I_kwBench", "labels": [], "user": {"login": "maria", "type": "User"},
-                  "state": "open", "author_association": "MEMBER"},
-        "repository": {"full_name": "example-org/hubs", "private": False, "owner": {"login": "example-org"}},
+        "issue": {
+            "number": 1,
+            "title": "[Onboarding] Hypatia College",
+            "body": body_text,
+            "node_id": "I_kwBench",
+            "labels": [],
+            "user": {"login": "maria", "type": "User"},
+            "state": "open",
+            "author_association": "MEMBER",
+        },
+        "repository": {
+            "full_name": "example-org/hubs",
+            "private": False,
+            "owner": {"login": "example-org"},
+        },
         "sender": {"login": "maria", "type": "User"},
         "installation": {"id": 1},
     }
@@ -66,28 +79,64 @@ def start(kind: str, port: int, db: Path) -> subprocess.Popen[bytes]:
     if kind == "bare":
         cmd = [sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port)]
     else:
-        env.update({"GITHUB_WEBHOOK_SECRET": SECRET, "FLYWHEEL_DB": str(db), "FLYWHEEL_WORKERS": "0",
-                    "FLYWHEEL_CONFIG": str(ROOT / "workflow-config")})
+        env.update(
+            {
+                "GITHUB_WEBHOOK_SECRET": SECRET,
+                "FLYWHEEL_DB": str(db),
+                "FLYWHEEL_WORKERS": "0",
+                "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
+            }
+        )
         for key in ("GITHUB_APP_ID", "GITHUB_PRIVATE_KEY", "GITHUB_PRIVATE_KEY_PATH"):
             env.pop(key, None)
-        cmd = [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "WARNING"]
-    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-m",
+            "app",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "WARNING",
+        ]
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
     wait_for(port)
     return proc
 
 
-def run_wrk(port: int, body_file: Path, signature: str, seconds: int, connections: int) -> dict[str, float]:
+def run_wrk(
+    port: int, body_file: Path, signature: str, seconds: int, connections: int
+) -> dict[str, float]:
     env = {**os.environ, "BENCH_BODY": str(body_file), "BENCH_SIGNATURE": signature}
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s",
-         str(ROOT / "bench" / "wrk_webhook.lua"), f"http://127.0.0.1:{port}/webhook"],
-        env=env, capture_output=True, text=True, check=True,
+        [
+            "wrk",
+            "-t2",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--latency",
+            "-s",
+            str(ROOT / "bench" / "wrk_webhook.lua"),
+            f"http://127.0.0.1:{port}/webhook",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     line = next(x for x in out.splitlines() if x.startswith("RESULT"))
     requests, duration_us, p50, p99, status_errors, timeouts = map(int, line.split()[1:])
-    return {"rps": requests / (duration_us / 1e6), "p50_ms": p50 / 1000, "p99_ms": p99 / 1000,
-            "requests": requests, "errors": status_errors + timeouts}
+    return {
+        "rps": requests / (duration_us / 1e6),
+        "p50_ms": p50 / 1000,
+        "p99_ms": p99 / 1000,
+        "requests": requests,
+        "errors": status_errors + timeouts,
+    }
 
 
 def main() -> None:
@@ -110,7 +159,9 @@ def main() -> None:
                 port = free_port()
                 proc = start(kind, port, db)
                 try:
-                    results[kind] = run_wrk(port, body_file, signature, args.seconds, args.connections)
+                    results[kind] = run_wrk(
+                        port, body_file, signature, args.seconds, args.connections
+                    )
                 finally:
                     proc.terminate()
                     proc.wait(timeout=30)
@@ -120,8 +171,14 @@ def main() -> None:
                     results[kind]["journaled"] = journaled
             rows.append((size, results))
 
-    print(f"\nwebhook intake, {args.connections} connections, {args.seconds}s per run, wrk in its own process\n")
-    header = f"{'payload':>8} | {'server':>8} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} | {'journaled':>9} | ratio"
+    print(
+        f"\nwebhook intake, {args.connections} connections, {args.seconds}s per run, "
+        "wrk in its own process\n"
+    )
+    header = (
+        f"{'payload':>8} | {'server':>8} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} | "
+        f"{'errors':>6} | {'journaled':>9} | ratio"
+    )
     print(header)
     print("-" * len(header))
     for size, results in rows:
@@ -129,9 +186,13 @@ def main() -> None:
         for kind in ("bare", "flywheel"):
             r = results[kind]
             journaled = str(r.get("journaled", "-"))
-            print(f"{size // 1024:>6}KB | {kind:>8} | {r['rps']:>8.0f} | {r['p50_ms']:>7.2f} | "
-                  f"{r['p99_ms']:>7.2f} | {r['errors']:>6} | {journaled:>9} | {r['rps'] / bare:>5.0%}")
-    print("\njournaled = rows in the journal after the run; every 202 was answered after its commit.")
+            print(
+                f"{size // 1024:>6}KB | {kind:>8} | {r['rps']:>8.0f} | {r['p50_ms']:>7.2f} | "
+                f"{r['p99_ms']:>7.2f} | {r['errors']:>6} | {journaled:>9} | {r['rps'] / bare:>5.0%}"
+            )
+    print(
+        "\njournaled = rows in the journal after the run; every 202 was answered after its commit."
+    )
 
 
 if __name__ == "__main__":

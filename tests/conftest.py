@@ -140,8 +140,9 @@ def make_flywheel(
             **overrides,
         )
         printed: list[str] = []
-        app = create_app(settings, config, router=router, emit=printed.append,
-                         start_workers=start_workers)
+        app = create_app(
+            settings, config, router=router, emit=printed.append, start_workers=start_workers
+        )
         client = await aiohttp_client(app)
         flywheel = Flywheel(client, app, fake)
         flywheel.printed = printed

@@ -119,7 +119,9 @@ class FakeGitHub:
     def add_label(self, repo: str, name: str, color: str = "ededed", description: str = "") -> None:
         self.repos[repo]["labels"][name.lower()] = self._label(name, color, description)
 
-    def add_issue(self, repo: str, title: str, body: str, *, user: str = "maria", labels: tuple[str, ...] = ()) -> Issue:
+    def add_issue(
+        self, repo: str, title: str, body: str, *, user: str = "maria", labels: tuple[str, ...] = ()
+    ) -> Issue:
         number = self.repos[repo]["next_number"]
         self.repos[repo]["next_number"] += 1
         issue = Issue(repo, number, title, body, user, f"I_kw{next(self._ids)}")
@@ -136,13 +138,23 @@ class FakeGitHub:
         for name, kind in fields.items():
             fid = f"PVTF_{next(self._ids)}"
             if isinstance(kind, list):
-                nodes.append({
-                    "id": fid, "name": name, "dataType": "SINGLE_SELECT",
-                    "options": [{"id": f"opt_{next(self._ids)}", "name": o} for o in kind],
-                })
+                nodes.append(
+                    {
+                        "id": fid,
+                        "name": name,
+                        "dataType": "SINGLE_SELECT",
+                        "options": [{"id": f"opt_{next(self._ids)}", "name": o} for o in kind],
+                    }
+                )
             elif isinstance(kind, dict):
-                nodes.append({"id": fid, "name": name, "dataType": "ITERATION",
-                              "configuration": {"iterations": kind["iterations"]}})
+                nodes.append(
+                    {
+                        "id": fid,
+                        "name": name,
+                        "dataType": "ITERATION",
+                        "configuration": {"iterations": kind["iterations"]},
+                    }
+                )
             else:
                 nodes.append({"id": fid, "name": name, "dataType": kind})
         board = Board(f"PVT_{next(self._ids)}", owner, number, title, nodes)
@@ -167,7 +179,11 @@ class FakeGitHub:
                     if f["id"] in item["values"]:
                         value = item["values"][f["id"]]
                         if "singleSelectOptionId" in value:
-                            value = next(o["name"] for o in f["options"] if o["id"] == value["singleSelectOptionId"])
+                            value = next(
+                                o["name"]
+                                for o in f["options"]
+                                if o["id"] == value["singleSelectOptionId"]
+                            )
                         else:
                             value = next(iter(value.values()))
                         out[f["name"]] = value
@@ -175,7 +191,14 @@ class FakeGitHub:
         return None
 
     def writes(self) -> list[Call]:
-        return [c for c in self.calls if c.method != "GET" and not (c.kind == "graphql" and c.operation.endswith("Fields") and "Set" not in c.operation)]
+        return [
+            c
+            for c in self.calls
+            if c.method != "GET"
+            and not (
+                c.kind == "graphql" and c.operation.endswith("Fields") and "Set" not in c.operation
+            )
+        ]
 
     def reset_calls(self) -> None:
         self.calls.clear()
@@ -183,14 +206,19 @@ class FakeGitHub:
     def fail_next(self, count: int = 1, *, status: int = 502, match: str = "") -> None:
         self.faults.append(Fault("status", status=status, match=match, remaining=count))
 
-    def rate_limit_next(self, count: int = 1, *, retry_after: int = 1, status: int = 403, match: str = "") -> None:
-        self.faults.append(Fault("secondary", status=status, retry_after=retry_after, match=match, remaining=count))
+    def rate_limit_next(
+        self, count: int = 1, *, retry_after: int = 1, status: int = 403, match: str = ""
+    ) -> None:
+        self.faults.append(
+            Fault("secondary", status=status, retry_after=retry_after, match=match, remaining=count)
+        )
 
     def slow_next(self, count: int = 1, *, delay: float = 2.0, match: str = "") -> None:
         self.faults.append(Fault("slow", delay=delay, match=match, remaining=count))
 
     def snapshot(self) -> dict[str, Any]:
         """Everything a person could see, for comparing two runs (ids and times left out)."""
+
         def comment_view(c: dict[str, Any]) -> tuple[str, int, str]:
             return (c["_issue"][0], c["_issue"][1], c["body"])
 
@@ -198,12 +226,17 @@ class FakeGitHub:
         for key, board in self.boards.items():
             names = {f["id"]: f["name"] for f in board.fields}
             boards[f"{key[0]}/{key[1]}"] = sorted(
-                (item["content"], json.dumps({names[k]: v for k, v in item["values"].items()}, sort_keys=True))
+                (
+                    item["content"],
+                    json.dumps({names[k]: v for k, v in item["values"].items()}, sort_keys=True),
+                )
                 for item in board.items.values()
             )
         return {
-            "issues": {f"{i.repo}#{i.number}": (i.state, sorted(i.labels), sorted(i.assignees), i.title)
-                       for i in self.issues.values()},
+            "issues": {
+                f"{i.repo}#{i.number}": (i.state, sorted(i.labels), sorted(i.assignees), i.title)
+                for i in self.issues.values()
+            },
             "comments": sorted(comment_view(c) for c in self.comments.values()),
             "labels": {r: sorted(v["labels"]) for r, v in self.repos.items()},
             "boards": boards,
@@ -214,8 +247,13 @@ class FakeGitHub:
 
     @staticmethod
     def _label(name: str, color: str, description: str) -> dict[str, Any]:
-        return {"id": abs(hash(name)) % 10**9, "name": name, "color": color, "description": description,
-                "default": False}
+        return {
+            "id": abs(hash(name)) % 10**9,
+            "name": name,
+            "color": color,
+            "description": description,
+            "default": False,
+        }
 
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
@@ -234,10 +272,15 @@ class FakeGitHub:
         if fault is not None and fault.kind == "slow":
             await asyncio.sleep(fault.delay)
         if fault is not None and fault.kind == "status":
-            response: web.StreamResponse = web.json_response({"message": "Server Error (injected)"}, status=fault.status)
+            response: web.StreamResponse = web.json_response(
+                {"message": "Server Error (injected)"}, status=fault.status
+            )
         elif fault is not None and fault.kind == "secondary":
             response = web.json_response(
-                {"message": "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."},
+                {
+                    "message": "You have exceeded a secondary rate limit. "
+                    "Please wait a few minutes before you try again."
+                },
                 status=fault.status,
                 headers={"retry-after": str(fault.retry_after), "x-ratelimit-remaining": "4000"},
             )
@@ -250,9 +293,15 @@ class FakeGitHub:
                 try:
                     response = await handler(request)
                 except web.HTTPException as exc:
-                    response = web.json_response({"message": exc.text or exc.reason}, status=exc.status)
+                    response = web.json_response(
+                        {"message": exc.text or exc.reason}, status=exc.status
+                    )
         etag = None
-        if request.method == "GET" and response.status == 200 and isinstance(response, web.Response):
+        if (
+            request.method == "GET"
+            and response.status == 200
+            and isinstance(response, web.Response)
+        ):
             etag = '"' + hashlib.sha1(response.body or b"").hexdigest() + '"'  # type: ignore[arg-type]
             if request.headers.get("If-None-Match") == etag:
                 response = web.Response(status=304)
@@ -260,8 +309,16 @@ class FakeGitHub:
         response.headers.setdefault("x-ratelimit-limit", "5000")
         response.headers.setdefault("x-ratelimit-remaining", str(5000 - len(self.calls)))
         response.headers.setdefault("x-ratelimit-reset", str(int(time.time()) + 3600))
-        self.calls.append(Call(request.method, request.path_qs, response.status, kind, operation,
-                               rate_limited=response.status != 304))
+        self.calls.append(
+            Call(
+                request.method,
+                request.path_qs,
+                response.status,
+                kind,
+                operation,
+                rate_limited=response.status != 304,
+            )
+        )
         return response
 
     def _take_fault(self, target: str) -> Fault | None:
@@ -297,7 +354,9 @@ class FakeGitHub:
                 if match:
                     return await handler(request, data, **match.groupdict())
         self.unhandled.append(f"{request.method} {path}")
-        return web.json_response({"message": f"fakegithub: no route for {request.method} {path}"}, status=404)
+        return web.json_response(
+            {"message": f"fakegithub: no route for {request.method} {path}"}, status=404
+        )
 
     def _routes(self) -> list[tuple[str, str, Any]]:
         repo = r"/repos/(?P<repo>[^/]+/[^/]+)"
@@ -344,7 +403,7 @@ class FakeGitHub:
     def _paginate(self, request: web.Request, items: list[Any]) -> web.Response:
         per_page = min(100, int(request.query.get("per_page", "30")))
         page = int(request.query.get("page", "1"))
-        chunk = items[(page - 1) * per_page: page * per_page]
+        chunk = items[(page - 1) * per_page : page * per_page]
         headers = {}
         if page * per_page < len(items):
             query = dict(request.query)
@@ -364,7 +423,9 @@ class FakeGitHub:
             "state": issue.state,
             "state_reason": issue.state_reason,
             "user": {"login": issue.user, "type": "User"},
-            "labels": [repo["labels"].get(n.lower(), self._label(n, "ededed", "")) for n in issue.labels],
+            "labels": [
+                repo["labels"].get(n.lower(), self._label(n, "ededed", "")) for n in issue.labels
+            ],
             "assignees": [{"login": a} for a in issue.assignees],
             "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}",
             "created_at": issue.created_at,
@@ -384,7 +445,9 @@ class FakeGitHub:
 
     async def _get_repo(self, request: web.Request, data: Any, repo: str) -> web.Response:
         r = self._repo(repo)
-        return web.json_response({"id": r["id"], "full_name": repo, "private": r["private"], "default_branch": "main"})
+        return web.json_response(
+            {"id": r["id"], "full_name": repo, "private": r["private"], "default_branch": "main"}
+        )
 
     async def _list_labels(self, request: web.Request, data: Any, repo: str) -> web.Response:
         return self._paginate(request, list(self._repo(repo)["labels"].values()))
@@ -392,10 +455,17 @@ class FakeGitHub:
     async def _create_label(self, request: web.Request, data: Any, repo: str) -> web.Response:
         labels = self._repo(repo)["labels"]
         if not re.fullmatch(r"[0-9a-fA-F]{6}", str(data.get("color", "ededed"))):
-            return web.json_response({"message": "Validation Failed", "errors": [{"field": "color", "code": "invalid"}]}, status=422)
+            return web.json_response(
+                {"message": "Validation Failed", "errors": [{"field": "color", "code": "invalid"}]},
+                status=422,
+            )
         if data["name"].lower() in labels:
-            return web.json_response({"message": "Validation Failed", "errors": [{"code": "already_exists"}]}, status=422)
-        labels[data["name"].lower()] = self._label(data["name"], data.get("color", "ededed"), data.get("description", ""))
+            return web.json_response(
+                {"message": "Validation Failed", "errors": [{"code": "already_exists"}]}, status=422
+            )
+        labels[data["name"].lower()] = self._label(
+            data["name"], data.get("color", "ededed"), data.get("description", "")
+        )
         return web.json_response(labels[data["name"].lower()], status=201)
 
     async def _list_issues(self, request: web.Request, data: Any, repo: str) -> web.Response:
@@ -403,32 +473,47 @@ class FakeGitHub:
         state = request.query.get("state", "open")
         wanted = [w for w in request.query.get("labels", "").split(",") if w]
         found = [
-            self.issue_json(i) for i in self.issues.values()
-            if i.repo == repo and (state == "all" or i.state == state)
+            self.issue_json(i)
+            for i in self.issues.values()
+            if i.repo == repo
+            and (state == "all" or i.state == state)
             and all(w.lower() in [n.lower() for n in i.labels] for w in wanted)
         ]
         return self._paginate(request, sorted(found, key=lambda i: -i["number"]))
 
     async def _create_issue(self, request: web.Request, data: Any, repo: str) -> web.Response:
         self._repo(repo)
-        issue = self.add_issue(repo, data["title"], data.get("body", ""), user="flywheel[bot]",
-                               labels=tuple(data.get("labels", [])))
+        issue = self.add_issue(
+            repo,
+            data["title"],
+            data.get("body", ""),
+            user="flywheel[bot]",
+            labels=tuple(data.get("labels", [])),
+        )
         return web.json_response(self.issue_json(issue), status=201)
 
-    async def _get_issue(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _get_issue(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         return web.json_response(self.issue_json(self._issue(repo, number)))
 
-    async def _patch_issue(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _patch_issue(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         issue = self._issue(repo, number)
         for key in ("title", "body", "state", "state_reason"):
             if key in data:
                 setattr(issue, key, data[key])
         return web.json_response(self.issue_json(issue))
 
-    async def _issue_labels(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _issue_labels(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         return web.json_response(self.issue_json(self._issue(repo, number))["labels"])
 
-    async def _add_labels(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _add_labels(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         issue = self._issue(repo, number)
         labels = self._repo(repo)["labels"]
         for name in data.get("labels", []):
@@ -439,7 +524,9 @@ class FakeGitHub:
                 issue.labels.append(canonical)
         return web.json_response(self.issue_json(issue)["labels"])
 
-    async def _remove_label(self, request: web.Request, data: Any, repo: str, number: str, name: str) -> web.Response:
+    async def _remove_label(
+        self, request: web.Request, data: Any, repo: str, number: str, name: str
+    ) -> web.Response:
         issue = self._issue(repo, number)
         present = [n for n in issue.labels if n.lower() == name.lower()]
         if not present:
@@ -447,60 +534,96 @@ class FakeGitHub:
         issue.labels.remove(present[0])
         return web.json_response(self.issue_json(issue)["labels"])
 
-    async def _list_comments(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _list_comments(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         self._issue(repo, number)
-        items = [{k: v for k, v in c.items() if not k.startswith("_")} for c in self.comments_on(repo, int(number))]
+        items = [
+            {k: v for k, v in c.items() if not k.startswith("_")}
+            for c in self.comments_on(repo, int(number))
+        ]
         return self._paginate(request, sorted(items, key=lambda c: c["id"]))
 
-    async def _create_comment(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _create_comment(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         self._issue(repo, number)
         cid = next(self._ids)
-        comment = {"id": cid, "body": data["body"], "user": {"login": "flywheel[bot]", "type": "Bot"},
-                   "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
-                   "_issue": (repo, int(number))}
+        comment = {
+            "id": cid,
+            "body": data["body"],
+            "user": {"login": "flywheel[bot]", "type": "Bot"},
+            "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
+            "_issue": (repo, int(number)),
+        }
         self.comments[cid] = comment
-        return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")}, status=201)
+        return web.json_response(
+            {k: v for k, v in comment.items() if not k.startswith("_")}, status=201
+        )
 
-    async def _edit_comment(self, request: web.Request, data: Any, repo: str, cid: str) -> web.Response:
+    async def _edit_comment(
+        self, request: web.Request, data: Any, repo: str, cid: str
+    ) -> web.Response:
         comment = self.comments.get(int(cid))
         if comment is None:
             raise web.HTTPNotFound(text="Not Found")
         comment["body"] = data["body"]
         return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
 
-    async def _react(self, request: web.Request, data: Any, repo: str, number: str | None = None, cid: str | None = None) -> web.Response:
+    async def _react(
+        self,
+        request: web.Request,
+        data: Any,
+        repo: str,
+        number: str | None = None,
+        cid: str | None = None,
+    ) -> web.Response:
         target = f"comment:{cid}" if cid else f"{repo}#{number}"
-        existing = [r for r in self.reactions if r["target"] == target and r["content"] == data["content"]]
+        existing = [
+            r for r in self.reactions if r["target"] == target and r["content"] == data["content"]
+        ]
         if existing:
             return web.json_response(existing[0], status=200)
         reaction = {"id": next(self._ids), "target": target, "content": data["content"]}
         self.reactions.append(reaction)
         return web.json_response(reaction, status=201)
 
-    async def _add_assignees(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _add_assignees(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         issue = self._issue(repo, number)
         for login in data.get("assignees", []):
             if login not in issue.assignees:
                 issue.assignees.append(login)
         return web.json_response(self.issue_json(issue), status=201)
 
-    async def _remove_assignees(self, request: web.Request, data: Any, repo: str, number: str) -> web.Response:
+    async def _remove_assignees(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
         issue = self._issue(repo, number)
         issue.assignees = [a for a in issue.assignees if a not in data.get("assignees", [])]
         return web.json_response(self.issue_json(issue))
 
-    async def _permission(self, request: web.Request, data: Any, repo: str, user: str) -> web.Response:
+    async def _permission(
+        self, request: web.Request, data: Any, repo: str, user: str
+    ) -> web.Response:
         self._repo(repo)
         role = self.permissions.get((repo, user.lower()), "none")
         permission = {"triage": "read", "maintain": "write"}.get(role, role)
-        return web.json_response({"permission": permission, "role_name": role, "user": {"login": user}})
+        return web.json_response(
+            {"permission": permission, "role_name": role, "user": {"login": user}}
+        )
 
-    async def _contents(self, request: web.Request, data: Any, repo: str, path: str) -> web.Response:
+    async def _contents(
+        self, request: web.Request, data: Any, repo: str, path: str
+    ) -> web.Response:
         files = self._repo(repo)["files"]
         if path not in files:
             raise web.HTTPNotFound(text="Not Found")
         content = base64.b64encode(files[path].encode()).decode()
-        return web.json_response({"type": "file", "path": path, "encoding": "base64", "content": content})
+        return web.json_response(
+            {"type": "file", "path": path, "encoding": "base64", "content": content}
+        )
 
     async def _list_deliveries(self, request: web.Request, data: Any) -> web.Response:
         return web.json_response(self.hook_deliveries)
@@ -524,11 +647,15 @@ class FakeGitHub:
         }.get(operation)
         if handler is None:
             self.unhandled.append(f"graphql {operation or query[:60]}")
-            return web.json_response({"errors": [{"message": f"fakegithub: unknown operation {operation!r}"}]})
+            return web.json_response(
+                {"errors": [{"message": f"fakegithub: unknown operation {operation!r}"}]}
+            )
         try:
             return web.json_response({"data": handler(variables)})
         except LookupError as exc:
-            return web.json_response({"data": None, "errors": [{"type": "NOT_FOUND", "message": str(exc)}]})
+            return web.json_response(
+                {"data": None, "errors": [{"type": "NOT_FOUND", "message": str(exc)}]}
+            )
 
     def _board_by_id(self, project_id: str) -> Board:
         for board in self.boards.values():
@@ -541,7 +668,11 @@ class FakeGitHub:
         if board is None:
             return {"repositoryOwner": {"projectV2": None}}
         nodes = [{"__typename": "ProjectV2Field", **f} for f in board.fields]
-        return {"repositoryOwner": {"projectV2": {"id": board.id, "title": board.title, "fields": {"nodes": nodes}}}}
+        return {
+            "repositoryOwner": {
+                "projectV2": {"id": board.id, "title": board.title, "fields": {"nodes": nodes}}
+            }
+        }
 
     def _item_json(self, board: Board, item_id: str) -> dict[str, Any]:
         item = board.items[item_id]
@@ -555,7 +686,9 @@ class FakeGitHub:
     def _gql_add_item(self, v: dict[str, Any]) -> dict[str, Any]:
         board = self._board_by_id(v["projectId"])
         if not any(i.node_id == v["contentId"] for i in self.issues.values()):
-            raise LookupError(f"Could not resolve to a node with the global id of '{v['contentId']}'")
+            raise LookupError(
+                f"Could not resolve to a node with the global id of '{v['contentId']}'"
+            )
         for item_id, item in board.items.items():
             if item["content"] == v["contentId"]:
                 return {"addProjectV2ItemById": {"item": self._item_json(board, item_id)}}
@@ -585,7 +718,9 @@ class FakeGitHub:
         fid = f"PVTF_{next(self._ids)}"
         node: dict[str, Any] = {"id": fid, "name": spec["name"], "dataType": spec["dataType"]}
         if spec["dataType"] == "SINGLE_SELECT":
-            node["options"] = [{"id": f"opt_{next(self._ids)}", "name": o["name"]}
-                               for o in spec.get("singleSelectOptions", [])]
+            node["options"] = [
+                {"id": f"opt_{next(self._ids)}", "name": o["name"]}
+                for o in spec.get("singleSelectOptions", [])
+            ]
         board.fields.append(node)
         return {"createProjectV2Field": {"projectV2Field": {"id": fid, "name": spec["name"]}}}

@@ -102,8 +102,18 @@ def issue_object(fake: FakeGitHub, issue: Issue) -> dict[str, Any]:
         "author_association": issue.author_association,
         "active_lock_reason": None,
         "body": issue.body,
-        "reactions": {"url": api + "/reactions", "total_count": 0, "+1": 0, "-1": 0, "laugh": 0,
-                      "hooray": 0, "confused": 0, "heart": 0, "rocket": 0, "eyes": 0},
+        "reactions": {
+            "url": api + "/reactions",
+            "total_count": 0,
+            "+1": 0,
+            "-1": 0,
+            "laugh": 0,
+            "hooray": 0,
+            "confused": 0,
+            "heart": 0,
+            "rocket": 0,
+            "eyes": 0,
+        },
         "timeline_url": api + "/timeline",
         "performed_via_github_app": None,
         "state_reason": issue.state_reason,
@@ -133,8 +143,12 @@ def issues_event(
     if changes is not None:
         payload["changes"] = changes
     if label is not None:
-        lab = fake.repos[issue.repo]["labels"].get(label.lower()) or {"id": 1, "name": label,
-                                                                       "color": "ededed", "description": ""}
+        lab = fake.repos[issue.repo]["labels"].get(label.lower()) or {
+            "id": 1,
+            "name": label,
+            "color": "ededed",
+            "description": "",
+        }
         payload["label"] = {**lab, "node_id": "LA_x", "url": "", "default": False}
     return payload
 
@@ -175,7 +189,9 @@ def comment_event(
     }
 
 
-def installation_event(fake: FakeGitHub, action: str, account: str, repos: list[str]) -> dict[str, Any]:
+def installation_event(
+    fake: FakeGitHub, action: str, account: str, repos: list[str]
+) -> dict[str, Any]:
     return {
         "action": action,
         "installation": {
@@ -184,13 +200,22 @@ def installation_event(fake: FakeGitHub, action: str, account: str, repos: list[
             "repository_selection": "selected",
             "app_id": 12345,
             "target_type": "Organization",
-            "permissions": {"issues": "write", "metadata": "read", "organization_projects": "write",
-                            "members": "read"},
+            "permissions": {
+                "issues": "write",
+                "metadata": "read",
+                "organization_projects": "write",
+                "members": "read",
+            },
             "events": ["issues", "issue_comment", "projects_v2_item", "label"],
         },
         "repositories": [
-            {"id": fake.repos[r]["id"], "node_id": "R_x", "name": r.split("/")[1], "full_name": r,
-             "private": fake.repos[r]["private"]}
+            {
+                "id": fake.repos[r]["id"],
+                "node_id": "R_x",
+                "name": r.split("/")[1],
+                "full_name": r,
+                "private": fake.repos[r]["private"],
+            }
             for r in repos
         ],
         "requester": None,

@@ -9,7 +9,7 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from app.context import HandlerContext
-from app.plan import IssueRef, UpsertComment
+from app.plan import UpsertComment
 from tests import payloads
 from tests.conftest import REPO, SECRET, Flywheel, sign
 
@@ -23,10 +23,14 @@ async def comment_hello(event: sansio.Event, ctx: HandlerContext) -> None:
     ctx.add(UpsertComment(ref, "hello", f"Hello, issue {ref.number}"))
 
 
-async def test_signed_delivery_is_accepted_and_applied(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_signed_delivery_is_accepted_and_applied(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel: Flywheel = await make_flywheel(fake_url, config, router=test_router)
     issue = fake.add_issue(REPO, "Hub for Hypatia College", "body")
-    response = await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="d-1")
+    response = await flywheel.send(
+        "issues", payloads.issues_event(fake, issue, "opened"), delivery_id="d-1"
+    )
     assert response.status == 202
     assert (await response.json())["delivery"] == "d-1"
     await flywheel.idle()
@@ -36,7 +40,9 @@ async def test_signed_delivery_is_accepted_and_applied(make_flywheel: Any, fake_
     assert row["state"] == "done" and row["attempts"] == 1
 
 
-async def test_same_delivery_twice_acts_once(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_same_delivery_twice_acts_once(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel: Flywheel = await make_flywheel(fake_url, config, router=test_router)
     issue = fake.add_issue(REPO, "Hub", "body")
     payload = payloads.issues_event(fake, issue, "opened")
@@ -66,11 +72,20 @@ async def test_malformed_bodies_get_their_own_status(flywheel: Flywheel) -> None
     body = b"{not json"
     bad_json = await flywheel.send("issues", body)
     not_object = await flywheel.send("issues", b"[1, 2]")
-    form = await flywheel.send("issues", b"payload=%7B%7D", headers={"Content-Type": "application/x-www-form-urlencoded"})
-    no_event = await flywheel.client.post(
-        "/webhook", data=b"{}", headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(b"{}")}
+    form = await flywheel.send(
+        "issues", b"payload=%7B%7D", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
-    assert (bad_json.status, not_object.status, form.status, no_event.status) == (400, 400, 415, 400)
+    no_event = await flywheel.client.post(
+        "/webhook",
+        data=b"{}",
+        headers={"Content-Type": "application/json", "X-Hub-Signature-256": sign(b"{}")},
+    )
+    assert (bad_json.status, not_object.status, form.status, no_event.status) == (
+        400,
+        400,
+        415,
+        400,
+    )
     assert "application/json" in (await form.json())["message"]
     health = await (await flywheel.client.get("/healthz")).json()
     assert health["journal"]["depth"] == 0
@@ -86,12 +101,16 @@ async def test_ping_and_unknown_events_are_answered_not_journaled(flywheel: Flyw
     ping = await flywheel.send("ping", {"zen": "Keep it logically awesome.", "hook_id": 1})
     unknown = await flywheel.send("star", {"action": "created", "repository": {"full_name": REPO}})
     assert ping.status == 200 and (await ping.json())["message"] == "pong"
-    assert unknown.status == 200 and "no handler for star.created" in (await unknown.json())["message"]
+    assert (
+        unknown.status == 200 and "no handler for star.created" in (await unknown.json())["message"]
+    )
     counts = await flywheel.state.journal.counts()
     assert sum(counts.values()) == 0
 
 
-async def test_healthz_and_metrics(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_healthz_and_metrics(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel: Flywheel = await make_flywheel(fake_url, config, router=test_router)
     issue = fake.add_issue(REPO, "Hub", "body")
     await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
@@ -105,7 +124,9 @@ async def test_healthz_and_metrics(make_flywheel: Any, fake_url: str, config: An
     assert SECRET not in text
 
 
-async def test_dry_run_prints_the_plan_and_calls_nothing(make_flywheel: Any, config: Any, fake: Any) -> None:
+async def test_dry_run_prints_the_plan_and_calls_nothing(
+    make_flywheel: Any, config: Any, fake: Any
+) -> None:
     flywheel: Flywheel = await make_flywheel(None, config, live=False, router=test_router)
     issue = fake.add_issue(REPO, "Hub", "body")
     row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
@@ -118,7 +139,9 @@ async def test_dry_run_prints_the_plan_and_calls_nothing(make_flywheel: Any, con
 
 
 def test_journal_payload_is_the_raw_body() -> None:
-    body = json.dumps({"action": "opened", "issue": {"number": 3}, "repository": {"full_name": REPO}}).encode()
+    body = json.dumps(
+        {"action": "opened", "issue": {"number": 3}, "repository": {"full_name": REPO}}
+    ).encode()
     from app.journal import Delivery
 
     delivery = Delivery.from_body("x", "issues", body, json.loads(body))

@@ -31,12 +31,16 @@ async def build(make_flywheel: Any, fake_url: str, config: Any, **kw: Any) -> Fl
     return await make_flywheel(fake_url, config, router=router, max_attempts=4, **kw)
 
 
-async def test_5xx_is_retried_then_succeeds(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_5xx_is_retried_then_succeeds(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     flywheel.state.dispatcher._retry_base = 0.05  # keep the test fast; the policy is the same
     issue = fake.add_issue(REPO, "GPU images for Hypatia", "body")
     fake.fail_next(2, status=502, match="/comments")
-    response = await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="r-1")
+    response = await flywheel.send(
+        "issues", payloads.issues_event(fake, issue, "opened"), delivery_id="r-1"
+    )
     assert response.status == 202
     for _ in range(100):
         row = await flywheel.state.journal.get("r-1")
@@ -49,7 +53,9 @@ async def test_5xx_is_retried_then_succeeds(make_flywheel: Any, fake_url: str, c
     assert [c.status for c in fake.calls if "/comments" in c.path][:2] == [502, 502]
 
 
-async def test_secondary_rate_limit_honours_retry_after(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_secondary_rate_limit_honours_retry_after(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     issue = fake.add_issue(REPO, "Storage quota", "body")
     fake.rate_limit_next(1, retry_after=1, status=403, match="/labels")
@@ -62,7 +68,9 @@ async def test_secondary_rate_limit_honours_retry_after(make_flywheel: Any, fake
     assert any(c.status == 403 for c in fake.calls)
 
 
-async def test_permanent_failure_is_recorded_with_the_error(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_permanent_failure_is_recorded_with_the_error(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     issue = fake.add_issue(REPO, "Dask cluster", "body")
     fake.fail_next(5, status=404, match="/comments")
@@ -74,7 +82,9 @@ async def test_permanent_failure_is_recorded_with_the_error(make_flywheel: Any, 
     assert fake.issue(REPO, issue.number).labels == ["seen"]
 
 
-async def test_deliveries_for_one_issue_run_in_arrival_order(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_deliveries_for_one_issue_run_in_arrival_order(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     issue = fake.add_issue(REPO, "first", "body")
     fake.latency = 0.02
@@ -82,7 +92,9 @@ async def test_deliveries_for_one_issue_run_in_arrival_order(make_flywheel: Any,
     for n, title in enumerate(titles):
         issue.title = title
         action = "opened" if n == 0 else "edited"
-        await flywheel.send("issues", payloads.issues_event(fake, issue, action), delivery_id=f"o-{n}")
+        await flywheel.send(
+            "issues", payloads.issues_event(fake, issue, action), delivery_id=f"o-{n}"
+        )
     await flywheel.idle()
     (comment,) = fake.comments_on(REPO, issue.number)
     assert comment["body"].startswith("Title seen: fourth")
@@ -92,11 +104,17 @@ async def test_deliveries_for_one_issue_run_in_arrival_order(make_flywheel: Any,
     assert all(r["state"] == "done" for r in rows)
 
 
-async def test_restart_takes_up_unfinished_deliveries(make_flywheel: Any, fake_url: str, config: Any, fake: Any, tmp_path: Any) -> None:
+async def test_restart_takes_up_unfinished_deliveries(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any, tmp_path: Any
+) -> None:
     db = tmp_path / "restart.db"
-    first: Flywheel = await make_flywheel(fake_url, config, router=router, db_path=db, start_workers=False)
+    first: Flywheel = await make_flywheel(
+        fake_url, config, router=router, db_path=db, start_workers=False
+    )
     issue = fake.add_issue(REPO, "Left behind", "body")
-    response = await first.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="left")
+    response = await first.send(
+        "issues", payloads.issues_event(fake, issue, "opened"), delivery_id="left"
+    )
     assert response.status == 202
     assert fake.comments_on(REPO, issue.number) == []  # the first process never ran it
     await first.client.close()
@@ -108,7 +126,9 @@ async def test_restart_takes_up_unfinished_deliveries(make_flywheel: Any, fake_u
     assert len(fake.comments_on(REPO, issue.number)) == 1
 
 
-async def test_one_token_for_many_deliveries(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_one_token_for_many_deliveries(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     for n in range(5):
         issue = fake.add_issue(REPO, f"Request {n}", "body")
@@ -118,7 +138,9 @@ async def test_one_token_for_many_deliveries(make_flywheel: Any, fake_url: str, 
     assert len(fake.comments) == 5
 
 
-async def test_etag_cache_turns_repeated_reads_into_304s(make_flywheel: Any, fake_url: str, config: Any, fake: Any) -> None:
+async def test_etag_cache_turns_repeated_reads_into_304s(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
     flywheel = await build(make_flywheel, fake_url, config)
     for n in range(3):
         issue = fake.add_issue(REPO, f"Request {n}", "body")
@@ -132,8 +154,14 @@ async def test_etag_cache_turns_repeated_reads_into_304s(make_flywheel: Any, fak
 
 def test_graphql_url_for_github_and_enterprise() -> None:
     assert graphql_url_for("https://api.github.com") == "https://api.github.com/graphql"
-    assert graphql_url_for("https://github.example.edu/api/v3") == "https://github.example.edu/api/graphql"
-    assert graphql_url_for("https://github.example.edu/api/v3/") == "https://github.example.edu/api/graphql"
+    assert (
+        graphql_url_for("https://github.example.edu/api/v3")
+        == "https://github.example.edu/api/graphql"
+    )
+    assert (
+        graphql_url_for("https://github.example.edu/api/v3/")
+        == "https://github.example.edu/api/graphql"
+    )
     settings = Settings.from_env({"GITHUB_API_URL": "https://ghe.example.edu/api/v3"})
     assert settings.graphql_url == "https://ghe.example.edu/api/graphql"
     assert settings.dry_run and settings.listen_host() == "127.0.0.1"

@@ -26,10 +26,18 @@ ANSWERS = {
 
 @pytest.fixture
 def board(fake: Any) -> Any:
-    return fake.add_board(ORG, 1, "Partnerships", {
-        "Status": STATUS, "Community": "TEXT", "Start date": "DATE", "End date": "DATE",
-        "Estimate": "NUMBER",
-    })
+    return fake.add_board(
+        ORG,
+        1,
+        "Partnerships",
+        {
+            "Status": STATUS,
+            "Community": "TEXT",
+            "Start date": "DATE",
+            "End date": "DATE",
+            "Estimate": "NUMBER",
+        },
+    )
 
 
 def open_onboarding(fake: Any, answers: dict[str, Any]) -> Any:
@@ -37,11 +45,17 @@ def open_onboarding(fake: Any, answers: dict[str, Any]) -> Any:
     return fake.add_issue(REPO, "[Onboarding] Hypatia College", body, labels=("type: onboard",))
 
 
-async def test_open_applies_labels_comment_and_board(flywheel: Flywheel, fake: Any, board: Any) -> None:
+async def test_open_applies_labels_comment_and_board(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
     issue = open_onboarding(fake, ANSWERS)
     row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
     assert row["state"] == "done", row
-    assert set(fake.issue(REPO, issue.number).labels) == {"type: onboard", "new hub", "community: hypatia"}
+    assert set(fake.issue(REPO, issue.number).labels) == {
+        "type: onboard",
+        "new hub",
+        "community: hypatia",
+    }
     assert fake.repos[REPO]["labels"]["community: hypatia"]["color"] == "c5def5"
     (comment,) = fake.comments_on(REPO, issue.number)
     body = comment["body"]
@@ -58,7 +72,9 @@ async def test_open_applies_labels_comment_and_board(flywheel: Flywheel, fake: A
     assert graphql == ["FlywheelProjectFields", "FlywheelAddItem", "FlywheelSetFields"]
 
 
-async def test_warm_open_costs_five_rate_limited_calls(flywheel: Flywheel, fake: Any, board: Any) -> None:
+async def test_warm_open_costs_five_rate_limited_calls(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
     first = open_onboarding(fake, ANSWERS)
     await flywheel.deliver("issues", payloads.issues_event(fake, first, "opened"))
     fake.reset_calls()
@@ -69,7 +85,9 @@ async def test_warm_open_costs_five_rate_limited_calls(flywheel: Flywheel, fake:
     assert all(c.status != 304 for c in counted)
 
 
-async def test_missing_facts_then_fixed_by_an_edit(flywheel: Flywheel, fake: Any, board: Any) -> None:
+async def test_missing_facts_then_fixed_by_an_edit(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
     partial = {k: v for k, v in ANSWERS.items() if k not in {"Hub URL", "Target start date"}}
     issue = open_onboarding(fake, partial)
     await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
@@ -88,19 +106,25 @@ async def test_missing_facts_then_fixed_by_an_edit(flywheel: Flywheel, fake: Any
     assert "Facts still missing" not in comment["body"]
 
 
-async def test_edit_that_changes_nothing_writes_nothing(flywheel: Flywheel, fake: Any, board: Any) -> None:
+async def test_edit_that_changes_nothing_writes_nothing(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
     issue = open_onboarding(fake, ANSWERS)
     await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
     fake.reset_calls()
     old_body = issue.body
-    issue.body = issue.body.replace("### Context and goals\n\n_No response_", "### Context and goals\n\nNone")
+    issue.body = issue.body.replace(
+        "### Context and goals\n\n_No response_", "### Context and goals\n\nNone"
+    )
     edit = payloads.issues_event(fake, issue, "edited", changes={"body": {"from": old_body}})
     row = await flywheel.deliver("issues", edit)
     assert fake.calls == []
     assert any("changes nothing" in n for n in row["outcome"]["notes"])
 
 
-async def test_redelivered_open_duplicates_nothing(flywheel: Flywheel, fake: Any, board: Any) -> None:
+async def test_redelivered_open_duplicates_nothing(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
     issue = open_onboarding(fake, ANSWERS)
     payload = payloads.issues_event(fake, issue, "opened")
     await flywheel.deliver("issues", payload)
@@ -116,8 +140,15 @@ async def test_checklist_ticks_move_the_board(flywheel: Flywheel, fake: Any, boa
     (comment,) = fake.comments_on(REPO, issue.number)
     old = comment["body"]
     comment["body"] = old.replace("- [ ] Engineer assigned", "- [x] Engineer assigned")
-    event = payloads.comment_event(fake, issue, comment["body"], comment_id=comment["id"], action="edited",
-                                   author="flywheel[bot]", bot=True)
+    event = payloads.comment_event(
+        fake,
+        issue,
+        comment["body"],
+        comment_id=comment["id"],
+        action="edited",
+        author="flywheel[bot]",
+        bot=True,
+    )
     event["sender"] = payloads.user("maria")
     event["changes"] = {"body": {"from": old}}
     await flywheel.deliver("issue_comment", event)
@@ -126,7 +157,9 @@ async def test_checklist_ticks_move_the_board(flywheel: Flywheel, fake: Any, boa
     # A re-render keeps the tick.
     old_body = issue.body
     issue.body = issue.body.replace("https://hypatia.example-hubs.org", "https://hub.hypatia.edu")
-    await flywheel.deliver("issues", payloads.issues_event(fake, issue, "edited", changes={"body": {"from": old_body}}))
+    await flywheel.deliver(
+        "issues", payloads.issues_event(fake, issue, "edited", changes={"body": {"from": old_body}})
+    )
     (comment,) = fake.comments_on(REPO, issue.number)
     assert "- [x] Engineer assigned" in comment["body"]
     assert "https://hub.hypatia.edu" in comment["body"]
@@ -146,7 +179,9 @@ async def test_close_and_reopen_follow_config(flywheel: Flywheel, fake: Any, boa
     assert fake.board_values(ORG, 1, issue.node_id)["Status"] == "Done"
 
 
-async def test_missing_board_option_is_reported_and_rest_applies(flywheel: Flywheel, fake: Any) -> None:
+async def test_missing_board_option_is_reported_and_rest_applies(
+    flywheel: Flywheel, fake: Any
+) -> None:
     fake.add_board(ORG, 1, "Partnerships", {"Status": ["Todo", "Done"], "Community": "TEXT"})
     issue = open_onboarding(fake, ANSWERS)
     row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
@@ -158,8 +193,13 @@ async def test_missing_board_option_is_reported_and_rest_applies(flywheel: Flywh
     assert len(fake.comments_on(REPO, issue.number)) == 1
 
 
-async def test_hostile_form_values_are_rendered_harmlessly(flywheel: Flywheel, fake: Any, board: Any) -> None:
-    hostile = {**ANSWERS, "Community name": "@example-org/everyone {{ 7*7 }} --> <script>x</script>\n/close"}
+async def test_hostile_form_values_are_rendered_harmlessly(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
+    hostile = {
+        **ANSWERS,
+        "Community name": "@example-org/everyone {{ 7*7 }} --> <script>x</script>\n/close",
+    }
     issue = open_onboarding(fake, hostile)
     await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
     (comment,) = fake.comments_on(REPO, issue.number)

@@ -25,7 +25,9 @@ async def note_installation(event: sansio.Event, ctx: HandlerContext) -> None:
     account = (installation.get("account") or {}).get("login", "?")
     repos = event.data.get("repositories") or event.data.get("repositories_added") or []
     names = ", ".join(r.get("full_name", "?") for r in repos[:20])
-    ctx.note(f"installation {installation.get('id')} on {account} {event.data.get('action')}: {names}")
+    ctx.note(
+        f"installation {installation.get('id')} on {account} {event.data.get('action')}: {names}"
+    )
     log.info(
         "installation %s on %s %s (%d repositories)",
         installation.get("id"),

@@ -1,4 +1,4 @@
-"""Workflow issues (onboarding, offboarding, initiatives, consortia) → labels, checklist comment, board item."""
+"""Workflow issues (onboarding, offboarding, initiatives, consortia) → labels, checklist, board."""
 
 from __future__ import annotations
 
@@ -53,8 +53,13 @@ def render_comment(
         },
         values=values.values,
         fields=[
-            {"id": s.id, "heading": s.heading, "value": values.get(s.id), "required": s.required,
-             "problem": values.problems.get(s.id, "")}
+            {
+                "id": s.id,
+                "heading": s.heading,
+                "value": values.get(s.id),
+                "required": s.required,
+                "problem": values.problems.get(s.id, ""),
+            }
             for s in workflow.fields
         ],
         missing=[by_id[f].heading for f in values.missing],
@@ -177,7 +182,11 @@ async def plan_with_links(
                 IssueRef(ref.repo, other["number"]),
                 comment_key(other_workflow),
                 render_comment(
-                    ctx, other_workflow, other, other_values, community,
+                    ctx,
+                    other_workflow,
+                    other,
+                    other_values,
+                    community,
                     [link_view(issue, workflow.title)],
                 ),
                 data={"workflow": other_workflow.id, "community": community},
@@ -205,7 +214,9 @@ async def on_opened(event: sansio.Event, ctx: HandlerContext) -> None:
     board = workflow.board
     values = (board.on_open if opened else board.on_reopen) if board else ()
     ctx.note(f"matched workflow {workflow.id} ({workflow.source})")
-    await plan_with_links(ctx, workflow, issue, _issue_ref(event), board_values=values, assign=opened)
+    await plan_with_links(
+        ctx, workflow, issue, _issue_ref(event), board_values=values, assign=opened
+    )
 
 
 @router.register("issues", action="labeled")
@@ -245,8 +256,9 @@ async def on_edited(event: sansio.Event, ctx: HandlerContext) -> None:
         return
     boxes_changed = workflows.checklist(old_issue["body"]) != workflows.checklist(issue.get("body"))
     progress = workflows.progress_fields(workflow, workflows.checklist(issue.get("body")))
-    await plan_with_links(ctx, workflow, issue, _issue_ref(event),
-                          board_values=progress if boxes_changed else ())
+    await plan_with_links(
+        ctx, workflow, issue, _issue_ref(event), board_values=progress if boxes_changed else ()
+    )
 
 
 @router.register("issues", action="closed")
@@ -258,13 +270,22 @@ async def on_closed(event: sansio.Event, ctx: HandlerContext) -> None:
         return
     board = workflow.board
     not_planned = issue.get("state_reason") == "not_planned"
-    pairs = board.on_close_not_planned if not_planned and board.on_close_not_planned else board.on_close
+    pairs = (
+        board.on_close_not_planned if not_planned and board.on_close_not_planned else board.on_close
+    )
     values = forms.read(workflow, issue.get("body"))
     community = workflows.community_of(workflow, values, workflows.label_names(issue))
     filled = workflows.template_values(workflow, values, community)
     ctx.note(f"{workflow.id}: closed{' as not planned' if not_planned else ''}")
-    ctx.add(EnsureProjectItem(_issue_ref(event), issue["node_id"], board.owner, board.number,
-                              workflows.board_fields(pairs, filled)))
+    ctx.add(
+        EnsureProjectItem(
+            _issue_ref(event),
+            issue["node_id"],
+            board.owner,
+            board.number,
+            workflows.board_fields(pairs, filled),
+        )
+    )
 
 
 @router.register("issue_comment", action="edited")
@@ -287,5 +308,12 @@ async def on_checklist_ticked(event: sansio.Event, ctx: HandlerContext) -> None:
     done = sum(1 for ticked, _ in new_boxes if ticked)
     ctx.note(f"{workflow.id}: checklist {done}/{len(new_boxes)} ticked")
     if pairs and issue.get("node_id"):
-        ctx.add(EnsureProjectItem(_issue_ref(event), issue["node_id"], workflow.board.owner,
-                                  workflow.board.number, pairs))
+        ctx.add(
+            EnsureProjectItem(
+                _issue_ref(event),
+                issue["node_id"],
+                workflow.board.owner,
+                workflow.board.number,
+                pairs,
+            )
+        )
