@@ -106,6 +106,14 @@ def _get(data: dict[str, Any], *path: str) -> Any:
     return value
 
 
+_ROWS_PER_STATEMENT = 500  # 9 parameters a row, well under SQLite's 32,766
+_INSERT_PREFIX = (
+    "INSERT OR IGNORE INTO deliveries (id, event, action, installation_id, repo, issue_number,"
+    " lane, payload, received_at) VALUES "
+)
+_ROW_PLACEHOLDERS = "(?,?,?,?,?,?,?,?,?)"
+_INSERT_SUFFIX = " RETURNING id, seq"
+
 _COLUMNS = (
     "seq, id, event, action, installation_id, repo, issue_number, lane, payload, "
     "received_at, attempts"
@@ -136,14 +144,18 @@ class Journal:
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
         self._conn: sqlite3.Connection | None = None
-        self._queued: list[tuple[Callable[[sqlite3.Connection], Any], asyncio.Future[Any]]] = []
+        # Queued writes: a Delivery to insert, or a function of the connection.
+        self._queued: list[tuple[Any, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._checkpoints: asyncio.Task[None] | None = None
         self.commits = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def open(self) -> None:
         await self._call(self._open_sync)
+        self._checkpoints = asyncio.create_task(self._checkpoint_loop())
 
     def _open_sync(self) -> None:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -151,16 +163,43 @@ class Journal:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
+        # Commits run on the event loop; checkpoints (copying the WAL into the database)
+        # run on the journal thread instead, so a commit never waits for one.
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         conn.executescript(SCHEMA)
         self._conn = conn
+        self._checkpointer = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False
+        )
+        self._checkpointer.execute("PRAGMA busy_timeout=5000")
+
+    def _checkpoint_sync(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+
+    async def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database now and then, away from the commit path."""
+        last = self.commits
+        while True:
+            await asyncio.sleep(0.5)
+            if self.commits != last:
+                last = self.commits
+                await self._call(self._checkpoint_sync)
 
     async def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.cancel()
+            await asyncio.gather(self._checkpoints, return_exceptions=True)
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
         await self._call(self._close_sync)
         self._thread.shutdown(wait=True)
 
     def _close_sync(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
@@ -178,47 +217,47 @@ class Journal:
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return await self._call(self._read, sql, list(params))
 
-    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        """Queue a write; it commits with whatever else is queued by then."""
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queued.append((op, future))
+    def _enqueue(self, item: Any) -> asyncio.Future[Any]:
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queued.append((item, future))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush())
-        return await future
+        return future
+
+    async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Queue a write; it commits with whatever else is queued by then."""
+        return await self._enqueue(op)
 
     async def _flush(self) -> None:
         while self._queued:
             batch, self._queued = self._queued, []
             try:
-                results = await self._call(self._commit_batch, [op for op, _ in batch])
+                # Yield once so requests parsed in this loop turn join the batch, then commit
+                # on the loop itself: a thread hop costs more than the commit (GIL hand-offs).
+                await asyncio.sleep(0)
+                batch += self._queued
+                self._queued = []
+                results = self._commit_batch([item for item, _ in batch])
             except Exception as exc:  # the whole transaction rolled back
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             for (_, future), result in zip(batch, results, strict=True):
-                if future.done():
-                    continue
-                if isinstance(result, BaseException):
-                    future.set_exception(result)
-                else:
+                if not future.done():
                     future.set_result(result)
 
-    def _commit_batch(self, ops: list[Callable[[sqlite3.Connection], Any]]) -> list[Any]:
+    def _commit_batch(self, items: list[Any]) -> list[Any]:
+        """One transaction for everything queued: new deliveries in one statement, then updates."""
         assert self._conn is not None, "journal is not open"
         conn = self._conn
-        results: list[Any] = []
+        deliveries = [item for item in items if isinstance(item, Delivery)]
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for op in ops:
-                conn.execute("SAVEPOINT op")
-                try:
-                    results.append(op(conn))
-                    conn.execute("RELEASE op")
-                except sqlite3.Error as exc:  # one bad op must not sink its neighbours
-                    conn.execute("ROLLBACK TO op")
-                    conn.execute("RELEASE op")
-                    results.append(exc)
+            stored = self._insert_many(conn, deliveries) if deliveries else {}
+            results = [
+                stored.get(item.id) if isinstance(item, Delivery) else item(conn) for item in items
+            ]
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
@@ -226,32 +265,43 @@ class Journal:
         self.commits += 1
         return results
 
+    @staticmethod
+    def _insert_many(conn: sqlite3.Connection, deliveries: list[Delivery]) -> dict[str, Delivery]:
+        """Insert new ids in one multi-row statement; ids seen before are left out of the answer."""
+        stored: dict[str, Delivery] = {}
+        first_of: dict[str, Delivery] = {}
+        for delivery in deliveries:
+            first_of.setdefault(delivery.id, delivery)  # the same id twice in one burst: once
+        unique = list(first_of.values())
+        for start in range(0, len(unique), _ROWS_PER_STATEMENT):
+            chunk = unique[start : start + _ROWS_PER_STATEMENT]
+            params: list[Any] = []
+            for d in chunk:
+                params += [
+                    d.id,
+                    d.event,
+                    d.action,
+                    d.installation_id,
+                    d.repo,
+                    d.issue_number,
+                    d.lane,
+                    d.payload,
+                    d.received_at,
+                ]
+            rows = conn.execute(
+                _INSERT_PREFIX + ",".join([_ROW_PLACEHOLDERS] * len(chunk)) + _INSERT_SUFFIX,
+                params,
+            ).fetchall()
+            for row in rows:
+                stored[row[0]] = replace(first_of[row[0]], seq=row[1])
+        return stored
+
     # -- intake --------------------------------------------------------------------
 
     async def record(self, delivery: Delivery) -> Delivery | None:
         """Store a delivery durably; None when its id was journaled before."""
-
-        def insert(conn: sqlite3.Connection) -> Delivery | None:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO deliveries (id, event, action, installation_id, repo,"
-                " issue_number, lane, payload, received_at) VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    delivery.id,
-                    delivery.event,
-                    delivery.action,
-                    delivery.installation_id,
-                    delivery.repo,
-                    delivery.issue_number,
-                    delivery.lane,
-                    delivery.payload,
-                    delivery.received_at,
-                ),
-            )
-            if cur.rowcount == 0:
-                return None
-            return replace(delivery, seq=cur.lastrowid or 0)
-
-        return await self._write(insert)
+        result: Delivery | None = await self._enqueue(delivery)
+        return result
 
     # -- worker side ---------------------------------------------------------------
 

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import os
+import random
 import shutil
 import socket
 import sqlite3
@@ -54,7 +55,33 @@ def payload(size: int) -> bytes:
         "installation": {"id": 1},
     }
     raw = json.dumps(data).encode()
-    data["issue"]["body"] = body_text + "x" * max(0, size - len(raw))
+    # Pad with varied prose, as long issue bodies are, so compression or caching cannot flatter us.
+    rng = random.Random(size)
+    words = [
+        "hub",
+        "storage",
+        "quota",
+        "gpu",
+        "image",
+        "dask",
+        "cluster",
+        "course",
+        "notebook",
+        "kernel",
+        "egress",
+        "bucket",
+        "cilogon",
+        "github",
+        "region",
+        "cloud",
+        "billing",
+    ]
+    pad: list[str] = []
+    length = 0
+    while length < size - len(raw):
+        pad.append(rng.choice(words) + str(rng.randint(0, 999)))
+        length += len(pad[-1]) + 1
+    data["issue"]["body"] = body_text + " ".join(pad)
     return json.dumps(data).encode()
 
 
