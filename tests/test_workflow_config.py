@@ -1,0 +1,106 @@
+"""Workflows are data: strict validation with lines, and a fifth workflow from YAML alone."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.config import ConfigError, load_config
+from tests import payloads
+from tests.conftest import ORG, REPO, ROOT
+
+EVENT_HUB = """
+workflow: event-hub
+title: Event hub
+match:
+  labels: ["event"]
+fields:
+  event_name: {heading: "Event name", required: true}
+  community: {heading: "Community slug", type: slug, required: true}
+  start: {heading: "Event start", type: date, required: true}
+community_field: community
+labels:
+  - {name: event, color: "fbca04", description: "A short-lived hub for an event"}
+  - {name: "community: {community}", color: "c5def5"}
+comment:
+  template: event-hub.md.j2
+board:
+  owner: example-org
+  number: 1
+  on_open: {Status: "Up Next", "Start date": "{start}"}
+"""
+
+
+def write_config(tmp_path: Path, name: str, text: str) -> Path:
+    folder = tmp_path / "config"
+    folder.mkdir(exist_ok=True)
+    (folder / "flywheel.yaml").write_text(f"templates: {ROOT / 'templates'}\n")
+    (folder / name).write_text(text)
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "reason"),
+    [
+        (
+            "match: {labels: [x]}\nfields:\n  a: {heading: A, type: colour}\n",
+            3,
+            "field type 'colour'",
+        ),
+        (
+            "match: {labels: [x]}\ncomment: {template: nope.md.j2}\n",
+            2,
+            "template 'nope.md.j2' does not exist",
+        ),
+        (
+            "match: {labels: [x]}\nboard:\n  owner: o\n  number: 1\n"
+            "  on_open: {Status: a, status: b}\n",
+            5,
+            "named twice",
+        ),
+        ("match: {labels: [x]}\nlabels:\n  - {name: 'c: {nope}'}\n", 3, "{nope} is not a field"),
+        ("match: {labels: [x]}\nboard: {owner: o, number: one}\n", 2, "'number' must be a number"),
+        ("match: [\n", 2, "not valid YAML"),
+        ("title: no match\n", 1, "a workflow needs 'match'"),
+    ],
+)
+def test_bad_config_is_refused_with_file_line_and_reason(
+    tmp_path: Path, text: str, line: int, reason: str
+) -> None:
+    folder = write_config(tmp_path, "broken.yaml", text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert caught.value.file == "broken.yaml"
+    assert caught.value.line == line, str(caught.value)
+    assert reason in caught.value.reason
+
+
+async def test_a_fifth_workflow_needs_no_python(
+    make_flywheel: Any, fake_url: str, fake: Any, tmp_path: Path
+) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "event-hub.md.j2").write_text(
+        "## Event hub: {{ values.event_name }}\n\n- [ ] Hub scaled up before {{ values.start }}\n"
+    )
+    folder = write_config(tmp_path, "event-hub.yaml", EVENT_HUB)
+    (folder / "flywheel.yaml").write_text(f"templates: {templates}\n")
+    config = load_config(folder)
+    fake.add_board(ORG, 1, "Partnerships", {"Status": ["Up Next", "Done"], "Start date": "DATE"})
+    flywheel = await make_flywheel(fake_url, config)
+    body = (
+        "### Event name\n\nOcean Hackweek\n\n### Community slug\n\noceanhackweek\n\n"
+        "### Event start\n\n2027-08-02"
+    )
+    issue = fake.add_issue(REPO, "Event hub for Ocean Hackweek", body, labels=("event",))
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    assert row["state"] == "done"
+    assert set(fake.issue(REPO, issue.number).labels) == {"event", "community: oceanhackweek"}
+    (comment,) = fake.comments_on(REPO, issue.number)
+    assert "## Event hub: Ocean Hackweek" in comment["body"]
+    assert fake.board_values(ORG, 1, issue.node_id) == {
+        "Status": "Up Next",
+        "Start date": "2027-08-02",
+    }
