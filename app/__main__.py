@@ -82,6 +82,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     """Run one payload through the handlers offline and print the plan."""
+    from gidgethub import sansio
+
     from .handlers import build_router
     from .journal import Delivery, Journal
     from .plan import Caches
@@ -113,9 +115,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         )
         delivery = Delivery.from_body(f"replay-{uuid.uuid4()}", args.event, body, data)
         handlers = processor.router.fetch(
-            __import__("gidgethub.sansio", fromlist=["Event"]).Event(
-                data, event=args.event, delivery_id=delivery.id
-            )
+            sansio.Event(data, event=args.event, delivery_id=delivery.id)
         )
         if not handlers:
             print(f"no handler for {delivery.event_action}: Flywheel would do nothing")
