@@ -9,7 +9,7 @@ file and a template; no Python.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -202,6 +202,15 @@ class _Reader:
             raise self.fail(container, key, f"{key!r} must be {wanted.get(names, names)}")
         return value
 
+    def template(self, container: Mapping[str, Any], templates_dir: Path) -> str:
+        """The ``template`` key: a file that must exist in the templates folder."""
+        name = str(self.typed(container, "template", str, ""))
+        if not (templates_dir / name).is_file():
+            raise self.fail(
+                container, "template", f"template {name!r} does not exist in {templates_dir}"
+            )
+        return name
+
     def strings(self, container: Mapping[str, Any], key: str) -> tuple[str, ...]:
         value = container.get(key)
         if value is None:
@@ -333,11 +342,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
     template = None
     if "comment" in top:
         comment = reader.mapping(top["comment"], "comment", {"template"}, {"template"})
-        template = reader.typed(comment, "template", str, "")
-        if not (templates_dir / template).is_file():
-            raise reader.fail(
-                comment, "template", f"template {template!r} does not exist in {templates_dir}"
-            )
+        template = reader.template(comment, templates_dir)
 
     board = None
     if "board" in top:
@@ -373,7 +378,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         )
 
     reminders = []
-    for i, item in enumerate(reader.typed(top, "reminders", list, [])):
+    for item in reader.typed(top, "reminders", list, []):
         r = reader.mapping(
             item,
             "a reminder",
@@ -393,15 +398,10 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             raise reader.fail(
                 r, "days_before", "days_before must be a list of whole numbers of days"
             )
-        reminder_template = reader.typed(r, "template", str, "")
-        if not (templates_dir / reminder_template).is_file():
-            raise reader.fail(
-                r, "template", f"template {reminder_template!r} does not exist in {templates_dir}"
-            )
+        reminder_template = reader.template(r, templates_dir)
         reminders.append(
             ReminderSpec(field_id, tuple(sorted(set(days), reverse=True)), reminder_template)
         )
-        del i
 
     missing = MissingSpec()
     if "missing" in top:
@@ -527,12 +527,3 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
             env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(name, exc.lineno or 0, f"template syntax: {exc.message}") from None
-
-
-def empty_config(templates_dir: Path) -> Config:
-    return Config(
-        workflows={}, settings=GlobalConfig(templates_dir=templates_dir), directory=Path(".")
-    )
-
-
-ConfigLoader = Callable[[], Config]

@@ -15,10 +15,6 @@ if TYPE_CHECKING:
     from .journal import Journal
 
 
-class UserError(Exception):
-    """Something a person can fix: the message goes where they look, not only to the log."""
-
-
 @dataclass
 class HandlerContext:
     delivery_id: str
@@ -51,3 +47,9 @@ class HandlerContext:
         if isinstance(repo, str) and isinstance(number, int):
             return IssueRef(repo, number)
         return None
+
+
+def is_from_bot(data: dict[str, Any]) -> bool:
+    """Events sent by bots (ours included) must never trigger work: no loops, no replays."""
+    sender = data.get("sender") or {}
+    return sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]")

@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import aiohttp
@@ -342,20 +343,10 @@ class GitHubApp:
         token = await self.installation_token(installation_id)
         return self._client(token, installation_id, delivery_id)
 
-    def app_client(self) -> GitHubClient:
-        """Authenticated as the App itself (JWT), for /app endpoints."""
-        client = self._client(None, 0, None)
-        client.oauth_token = None
-        client.app_id = self._app_id
-        client.private_key = self._private_key
-        return client
-
 
 def _parse_time(value: Any) -> float | None:
     if not isinstance(value, str):
         return None
-    from datetime import datetime
-
     try:
         return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
     except ValueError:

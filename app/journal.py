@@ -1,10 +1,11 @@
 """SQLite journal of webhook deliveries: nothing verified is lost, nothing runs twice.
 
-Every write goes through one thread that owns the connection. Writes that
-arrive while a commit is in progress are committed together in the next
-transaction (group commit): one fsync then covers many deliveries, which is
-what lets intake answer each delivery only after it is durable and still keep
-up with a burst.
+Two connections, each kept to one thread. Writes commit on the event loop's
+connection: writes queued while the loop is busy commit together in one
+transaction (group commit), so one fsync covers a burst of deliveries and
+intake can answer each only after it is durable. Reads and WAL checkpoints use
+a second connection on the journal thread, so neither delays a commit (WAL
+readers never block the writer).
 """
 
 from __future__ import annotations
@@ -137,45 +138,43 @@ def _row_to_delivery(row: sqlite3.Row) -> Delivery:
 
 
 class Journal:
-    """Async façade over one SQLite connection owned by one thread."""
+    """Async façade: commits on the loop's connection, reads on the journal thread's."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._conn: sqlite3.Connection | None = None
+        self._writer: sqlite3.Connection | None = None  # event loop thread only
+        self._reader: sqlite3.Connection | None = None  # journal thread only
         # Queued writes: a Delivery to insert, or a function of the connection.
         self._queued: list[tuple[Any, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self._checkpointer: sqlite3.Connection | None = None
         self._checkpoints: asyncio.Task[None] | None = None
         self.commits = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def open(self) -> None:
-        await self._call(self._open_sync)
+        writer = self._connect()
+        writer.execute("PRAGMA journal_mode=WAL")
+        writer.execute(f"PRAGMA synchronous={self._synchronous}")
+        # Checkpoints (copying the WAL into the database) run on the journal
+        # thread instead, so a commit never waits for one.
+        writer.execute("PRAGMA wal_autocheckpoint=0")
+        writer.executescript(SCHEMA)
+        self._writer = writer
+        self._reader = await self._call(self._connect)
         self._checkpoints = asyncio.create_task(self._checkpoint_loop())
 
-    def _open_sync(self) -> None:
+    def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute(f"PRAGMA synchronous={self._synchronous}")
         conn.execute("PRAGMA busy_timeout=5000")
-        # Commits run on the event loop; checkpoints (copying the WAL into the database)
-        # run on the journal thread instead, so a commit never waits for one.
-        conn.execute("PRAGMA wal_autocheckpoint=0")
-        conn.executescript(SCHEMA)
-        self._conn = conn
-        self._checkpointer = sqlite3.connect(
-            self.path, isolation_level=None, check_same_thread=False
-        )
-        self._checkpointer.execute("PRAGMA busy_timeout=5000")
+        return conn
 
     def _checkpoint_sync(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)")
+        if self._reader is not None:
+            self._reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     async def _checkpoint_loop(self) -> None:
         """Copy the WAL into the database now and then, away from the commit path."""
@@ -192,17 +191,17 @@ class Journal:
             await asyncio.gather(self._checkpoints, return_exceptions=True)
         if self._flusher is not None:
             await asyncio.shield(self._flusher)
-        await self._call(self._close_sync)
+        await self._call(self._close_reader)
         self._thread.shutdown(wait=True)
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
-    def _close_sync(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._checkpointer.close()
-            self._checkpointer = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+    def _close_reader(self) -> None:
+        if self._reader is not None:
+            self._reader.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._reader.close()
+            self._reader = None
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -211,8 +210,8 @@ class Journal:
         return await loop.run_in_executor(self._thread, fn, *args)
 
     def _read(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        assert self._conn is not None, "journal is not open"
-        return self._conn.execute(sql, tuple(params)).fetchall()
+        assert self._reader is not None, "journal is not open"
+        return self._reader.execute(sql, tuple(params)).fetchall()
 
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         return await self._call(self._read, sql, list(params))
@@ -249,8 +248,8 @@ class Journal:
 
     def _commit_batch(self, items: list[Any]) -> list[Any]:
         """One transaction for everything queued: new deliveries in one statement, then updates."""
-        assert self._conn is not None, "journal is not open"
-        conn = self._conn
+        assert self._writer is not None, "journal is not open"
+        conn = self._writer
         deliveries = [item for item in items if isinstance(item, Delivery)]
         conn.execute("BEGIN IMMEDIATE")
         try:

@@ -38,7 +38,3 @@ def find(body: str | None) -> dict[str, dict[str, Any]]:
             data = loaded if isinstance(loaded, dict) else {}
         found.setdefault(match.group("key"), data)
     return found
-
-
-def has(body: str | None, key: str) -> bool:
-    return key in find(body)

@@ -32,12 +32,6 @@ class Metrics:
     def inc(self, name: str, amount: float = 1.0, **labels: str) -> None:
         self._values[name][_labels(labels)] += amount
 
-    def value(self, name: str, **labels: str) -> float:
-        return self._values.get(name, {}).get(_labels(labels), 0.0)
-
-    def total(self, name: str) -> float:
-        return sum(self._values.get(name, {}).values())
-
     def gauge(self, name: str, read: Callable[[], float], text: str) -> None:
         """A value read at scrape time (queue depth), so it can never drift."""
         self._gauges[name] = read

@@ -210,9 +210,6 @@ class Caches:
             self._boards[key] = board
         return board
 
-    def forget(self, owner: str, number: int) -> None:
-        self._boards.pop((owner.lower(), number), None)
-
     def report_once(self, problem: str) -> bool:
         """True the first time a problem is seen in this process, so it is logged once."""
         if problem in self.reported:

@@ -18,7 +18,7 @@ from .config import Config
 from .context import HandlerContext
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .journal import Delivery, Journal
-from .plan import Caches, DryRunExecutor, Executor
+from .plan import Caches, DryRunExecutor, Executor, PlanApplier
 from .worker import DeliveryFailed
 
 log = logging.getLogger("flywheel.processor")
@@ -26,12 +26,6 @@ log = logging.getLogger("flywheel.processor")
 
 def event_from_delivery(delivery: Delivery) -> sansio.Event:
     return sansio.Event(json.loads(delivery.payload), event=delivery.event, delivery_id=delivery.id)
-
-
-def is_from_bot(data: dict[str, Any]) -> bool:
-    """Bots' events (ours included) never trigger work: no loops, no replays."""
-    sender = data.get("sender") or {}
-    return sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]")
 
 
 class Processor:
@@ -79,7 +73,7 @@ class Processor:
                 log.error("handler %s failed", name, exc_info=exc, extra={"delivery": delivery.id})
         if transient is not None:
             raise transient
-        executor = (
+        executor: PlanApplier = (
             Executor(gh, self.caches)
             if gh is not None
             else DryRunExecutor(lambda line: self._emit(f"[{delivery.id}] {line}"))

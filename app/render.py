@@ -79,13 +79,6 @@ class Renderer:
     def render(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context).strip() + "\n"
 
-    def exists(self, template: str) -> bool:
-        try:
-            self.env.get_template(template)
-        except jinja2.TemplateNotFound:
-            return False
-        return True
-
 
 def trusted(text: str) -> Markup:
     """Text from config (not from people), printed as written."""

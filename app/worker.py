@@ -196,9 +196,7 @@ class Dispatcher:
             outcome = await self._process(delivery)
         except Exception as exc:
             error = exc.outcome if isinstance(exc, DeliveryFailed) else None
-            classified = (
-                classify(exc.__cause__ or exc) if isinstance(exc, DeliveryFailed) else classify(exc)
-            )
+            classified = classify(exc)
             duration = time.monotonic() - started
             if isinstance(classified, TransientGitHubError) and attempt < self._max_attempts:
                 delay = backoff_delay(attempt, classified.retry_after, base=self._retry_base)

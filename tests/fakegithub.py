@@ -190,16 +190,6 @@ class FakeGitHub:
                 return out
         return None
 
-    def writes(self) -> list[Call]:
-        return [
-            c
-            for c in self.calls
-            if c.method != "GET"
-            and not (
-                c.kind == "graphql" and c.operation.endswith("Fields") and "Set" not in c.operation
-            )
-        ]
-
     def reset_calls(self) -> None:
         self.calls.clear()
 

@@ -12,9 +12,8 @@ from gidgethub.routing import Router
 
 from .. import forms, markers, workflows
 from ..config import Workflow
-from ..context import HandlerContext
+from ..context import HandlerContext, is_from_bot
 from ..plan import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
-from ..processor import is_from_bot
 from ..render import Renderer, trusted
 
 router = Router()
@@ -71,20 +70,39 @@ def render_comment(
     )
 
 
+def checklist_comment(
+    ctx: HandlerContext,
+    workflow: Workflow,
+    issue: Mapping[str, Any],
+    ref: IssueRef,
+    community: str,
+    related: Sequence[Mapping[str, Any]],
+) -> UpsertComment:
+    """The workflow's one marked comment, rendered from the issue as it is now."""
+    values = forms.read(workflow, issue.get("body"))
+    return UpsertComment(
+        ref,
+        comment_key(workflow),
+        render_comment(ctx, workflow, issue, values, community, related),
+        data={"workflow": workflow.id, "community": community},
+        keep_ticks=True,
+    )
+
+
 def plan_workflow(
     ctx: HandlerContext,
     workflow: Workflow,
     issue: Mapping[str, Any],
     ref: IssueRef,
+    values: forms.FormValues,
+    community: str,
     *,
     board_values: Sequence[tuple[str, str]] = (),
     assign: bool = False,
     related: Sequence[Mapping[str, Any]] = (),
-) -> str:
-    """Labels, checklist comment and board item for one workflow issue; returns its community."""
-    values = forms.read(workflow, issue.get("body"))
+) -> None:
+    """Labels, checklist comment and board item for one workflow issue."""
     present = workflows.label_names(issue)
-    community = workflows.community_of(workflow, values, present)
     filled = workflows.template_values(workflow, values, community)
     missing = workflows.missing_label_change(workflow, values, present)
     ctx.add(
@@ -96,15 +114,7 @@ def plan_workflow(
         )
     )
     if workflow.template:
-        ctx.add(
-            UpsertComment(
-                ref,
-                comment_key(workflow),
-                render_comment(ctx, workflow, issue, values, community, related),
-                data={"workflow": workflow.id, "community": community},
-                keep_ticks=True,
-            )
-        )
+        ctx.add(checklist_comment(ctx, workflow, issue, ref, community, related))
     if workflow.board is not None and board_values and issue.get("node_id"):
         ctx.add(
             EnsureProjectItem(
@@ -120,12 +130,11 @@ def plan_workflow(
         ctx.add(SetAssignees(ref, add=workflow.assignees, present=current))
     if values.missing:
         ctx.note(f"{workflow.id}: required facts missing: {', '.join(values.missing)}")
-    return community
 
 
 async def related_workflow_issues(
     ctx: HandlerContext, workflow: Workflow, ref: IssueRef, community: str
-) -> list[dict[str, Any]]:
+) -> list[tuple[dict[str, Any], Workflow]]:
     """Issues of the linked workflows (e.g. onboarding for offboarding) for the same community."""
     if not (workflow.links_to and community and ctx.gh is not None):
         return []
@@ -138,7 +147,7 @@ async def related_workflow_issues(
             continue
         other_workflow = workflows.match_workflow(ctx.config, other)
         if other_workflow is not None and other_workflow.id in workflow.links_to:
-            found.append(other)
+            found.append((other, other_workflow))
     return found
 
 
@@ -160,45 +169,29 @@ async def plan_with_links(
     board_values: Sequence[tuple[str, str]] = (),
     assign: bool = False,
 ) -> None:
+    """The workflow's plan, plus the linked workflows' comments updated to point back here."""
     values = forms.read(workflow, issue.get("body"))
     community = workflows.community_of(workflow, values, workflows.label_names(issue))
     others = await related_workflow_issues(ctx, workflow, ref, community)
+    related = [link_view(other, other_workflow.title) for other, other_workflow in others]
     plan_workflow(
         ctx,
         workflow,
         issue,
         ref,
+        values,
+        community,
         board_values=board_values,
         assign=assign,
-        related=[link_view(o, _title_of(ctx, o)) for o in others],
+        related=related,
     )
-    for other in others:
-        other_workflow = workflows.match_workflow(ctx.config, other)
-        if other_workflow is None or other_workflow.template is None:
+    back_link = [link_view(issue, workflow.title)]
+    for other, other_workflow in others:
+        if other_workflow.template is None:
             continue
-        other_values = forms.read(other_workflow, other.get("body"))
-        ctx.add(
-            UpsertComment(
-                IssueRef(ref.repo, other["number"]),
-                comment_key(other_workflow),
-                render_comment(
-                    ctx,
-                    other_workflow,
-                    other,
-                    other_values,
-                    community,
-                    [link_view(issue, workflow.title)],
-                ),
-                data={"workflow": other_workflow.id, "community": community},
-                keep_ticks=True,
-            )
-        )
+        other_ref = IssueRef(ref.repo, other["number"])
+        ctx.add(checklist_comment(ctx, other_workflow, other, other_ref, community, back_link))
         ctx.note(f"linked {ref} with {other_workflow.id} issue #{other['number']} ({community})")
-
-
-def _title_of(ctx: HandlerContext, issue: Mapping[str, Any]) -> str:
-    matched = workflows.match_workflow(ctx.config, issue)
-    return matched.title if matched else ""
 
 
 @router.register("issues", action="opened")
