@@ -1,11 +1,12 @@
 """SQLite journal of webhook deliveries: nothing verified is lost, nothing runs twice.
 
-Two connections, each kept to one thread. Writes commit on the event loop's
-connection: writes queued while the loop is busy commit together in one
+Two connections, each kept to its own thread. Writes go to the writer thread:
+everything queued while it was committing commits together in the next
 transaction (group commit), so one fsync covers a burst of deliveries and
-intake can answer each only after it is durable. Reads and WAL checkpoints use
-a second connection on the journal thread, so neither delays a commit (WAL
-readers never block the writer).
+intake answers each only after it is durable. SQLite releases the GIL while it
+writes and syncs, so the event loop keeps reading requests meanwhile. Reads
+and WAL checkpoints use a second connection on the reader thread, so neither
+delays a commit (WAL readers never block the writer).
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -51,7 +53,7 @@ PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
 UNFINISHED = (PENDING, RUNNING)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     """One verified webhook delivery as the journal keeps it."""
 
@@ -91,6 +93,23 @@ class Delivery:
             lane=lane,
             payload=body,
             received_at=time.time(),
+        )
+
+    def stored_as(self, seq: int) -> Delivery:
+        """This delivery with the journal's sequence number (plain construction: it is on the
+        intake path, where ``dataclasses.replace`` costs more than the rest of it)."""
+        return Delivery(
+            self.id,
+            self.event,
+            self.action,
+            self.installation_id,
+            self.repo,
+            self.issue_number,
+            self.lane,
+            self.payload,
+            self.received_at,
+            self.attempts,
+            seq,
         )
 
     @property
@@ -143,26 +162,28 @@ class Journal:
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
         self._synchronous = synchronous
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal")
-        self._writer: sqlite3.Connection | None = None  # event loop thread only
-        self._reader: sqlite3.Connection | None = None  # journal thread only
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-read")
+        self._reader: sqlite3.Connection | None = None  # reader thread only
         # Queued writes: a Delivery to insert, or a function of the connection.
         self._queued: list[tuple[Any, asyncio.Future[Any]]] = []
-        self._flusher: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._writer_thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._closing = False
         self._checkpoints: asyncio.Task[None] | None = None
         self.commits = 0
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def open(self) -> None:
-        writer = self._connect()
-        writer.execute("PRAGMA journal_mode=WAL")
-        writer.execute(f"PRAGMA synchronous={self._synchronous}")
-        # Checkpoints (copying the WAL into the database) run on the journal
-        # thread instead, so a commit never waits for one.
-        writer.execute("PRAGMA wal_autocheckpoint=0")
-        writer.executescript(SCHEMA)
-        self._writer = writer
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._writer_thread = threading.Thread(
+            target=self._writer_main, args=(ready,), name="journal-write", daemon=True
+        )
+        self._writer_thread.start()
+        await ready
         self._reader = await self._call(self._connect)
         self._checkpoints = asyncio.create_task(self._checkpoint_loop())
 
@@ -189,13 +210,14 @@ class Journal:
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             await asyncio.gather(self._checkpoints, return_exceptions=True)
-        if self._flusher is not None:
-            await asyncio.shield(self._flusher)
+        if self._writer_thread is not None:
+            with self._lock:
+                self._closing = True  # the writer drains what is queued, then stops
+            self._wake.set()
+            await asyncio.to_thread(self._writer_thread.join)
+            self._writer_thread = None
         await self._call(self._close_reader)
         self._thread.shutdown(wait=True)
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
 
     def _close_reader(self) -> None:
         if self._reader is not None:
@@ -217,39 +239,63 @@ class Journal:
         return await self._call(self._read, sql, list(params))
 
     def _enqueue(self, item: Any) -> asyncio.Future[Any]:
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queued.append((item, future))
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.create_task(self._flush())
+        assert self._loop is not None and not self._closing, "journal is not open"
+        future: asyncio.Future[Any] = self._loop.create_future()
+        with self._lock:
+            self._queued.append((item, future))
+        self._wake.set()
         return future
 
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a write; it commits with whatever else is queued by then."""
         return await self._enqueue(op)
 
-    async def _flush(self) -> None:
-        while self._queued:
-            batch, self._queued = self._queued, []
-            try:
-                # Yield once so requests parsed in this loop turn join the batch, then commit
-                # on the loop itself: a thread hop costs more than the commit (GIL hand-offs).
-                await asyncio.sleep(0)
-                batch += self._queued
-                self._queued = []
-                results = self._commit_batch([item for item, _ in batch])
-            except Exception as exc:  # the whole transaction rolled back
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+    # -- the writer thread ---------------------------------------------------------
 
-    def _commit_batch(self, items: list[Any]) -> list[Any]:
+    def _writer_main(self, ready: asyncio.Future[None]) -> None:
+        """Commit whatever is queued, as one transaction, until closed and drained."""
+        assert self._loop is not None
+        loop = self._loop
+        try:
+            conn = self._connect()
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            # Checkpoints (copying the WAL into the database) run on the reader
+            # thread instead, so a commit never waits for one.
+            conn.execute("PRAGMA wal_autocheckpoint=0")
+            conn.executescript(SCHEMA)
+        except Exception as exc:
+            loop.call_soon_threadsafe(_settle, ready, None, exc)
+            return
+        loop.call_soon_threadsafe(_settle, ready, None, None)
+        try:
+            while True:
+                self._wake.wait()
+                with self._lock:
+                    self._wake.clear()
+                    batch, self._queued = self._queued, []
+                    closing = self._closing
+                if batch:
+                    self._commit_and_answer(conn, batch)
+                elif closing:
+                    return
+        finally:
+            conn.close()
+
+    def _commit_and_answer(
+        self, conn: sqlite3.Connection, batch: list[tuple[Any, asyncio.Future[Any]]]
+    ) -> None:
+        assert self._loop is not None
+        try:
+            results: list[Any] = self._commit_batch(conn, [item for item, _ in batch])
+            error: BaseException | None = None
+        except Exception as exc:  # the whole transaction rolled back
+            results, error = [None] * len(batch), exc
+        # One wake-up of the loop answers the whole batch.
+        self._loop.call_soon_threadsafe(_settle_all, batch, results, error)
+
+    def _commit_batch(self, conn: sqlite3.Connection, items: list[Any]) -> list[Any]:
         """One transaction for everything queued: new deliveries in one statement, then updates."""
-        assert self._writer is not None, "journal is not open"
-        conn = self._writer
         deliveries = [item for item in items if isinstance(item, Delivery)]
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -292,7 +338,7 @@ class Journal:
                 params,
             ).fetchall()
             for row in rows:
-                stored[row[0]] = replace(first_of[row[0]], seq=row[1])
+                stored[row[0]] = first_of[row[0]].stored_as(row[1])
         return stored
 
     # -- intake --------------------------------------------------------------------
@@ -378,6 +424,22 @@ class Journal:
             (repo, number, limit),
         )
         return [_row_summary(r) for r in rows]
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller gave up waiting (cancelled)
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+def _settle_all(
+    batch: list[tuple[Any, asyncio.Future[Any]]], results: list[Any], error: BaseException | None
+) -> None:
+    for (_, future), result in zip(batch, results, strict=True):
+        _settle(future, result, error)
 
 
 def _row_summary(row: sqlite3.Row) -> dict[str, Any]:

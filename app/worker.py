@@ -95,8 +95,10 @@ class Dispatcher:
         return len(recovered)
 
     def submit(self, delivery: Delivery) -> None:
-        if self._stopping:
-            return  # it is journaled as pending; the next start takes it up
+        if self._stopping or self._workers == 0:
+            # It is journaled as pending: the next start with workers takes it up.
+            # (With no workers, holding it in memory would only grow the heap.)
+            return
         self._idle.clear()
         self._attempts.setdefault(delivery.id, delivery.attempts)
         self._lanes.setdefault(delivery.lane, deque()).append(delivery)
