@@ -7,6 +7,7 @@ import asyncio
 import json
 import sys
 import uuid
+from datetime import date
 from pathlib import Path
 
 from . import __version__, logs
@@ -136,6 +137,53 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def _live_settings_or_exit(command: str) -> Settings:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"flywheel: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+    if settings.dry_run:
+        print(
+            f"flywheel {command} reads GitHub, so it needs the App's credentials: set "
+            "GITHUB_APP_ID and GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH).",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
+    return settings
+
+
+def cmd_remind(args: argparse.Namespace) -> int:
+    """One reminder sweep, for cron users (``serve`` runs the same sweep on its own)."""
+    import aiohttp
+
+    from .github import GitHubApp
+    from .metrics import standard_metrics
+    from .plan import Caches
+    from .reminders import sweep
+
+    settings = _live_settings_or_exit("remind")
+    config = _load_config_or_exit(settings.config_dir)
+    logs.configure("WARNING")
+    today = date.fromisoformat(args.today) if args.today else None
+
+    async def run() -> int:
+        async with aiohttp.ClientSession() as session:
+            github = GitHubApp.from_settings(session, settings, standard_metrics())
+            report = await sweep(
+                github, config, Caches(), today=today, installations=args.installation or None
+            )
+        for result in report.results:
+            print(
+                f"{result.status}: {result.action}"
+                + (f" ({result.detail})" if result.detail else "")
+            )
+        print(report.summary())
+        return 1 if any(r.status == "failed" for r in report.results) else 0
+
+    return asyncio.run(run())
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
     config = _load_config_or_exit(directory)
@@ -171,6 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("file", help="a webhook payload as JSON")
     replay.add_argument("--config", help="workflow-config folder (default $FLYWHEEL_CONFIG)")
     replay.set_defaults(func=cmd_replay)
+
+    remind = sub.add_parser("remind", help="post the date reminders due today (for cron)")
+    remind.add_argument("--today", help="pretend today is YYYY-MM-DD (to preview a date)")
+    remind.add_argument(
+        "--installation", type=int, action="append", help="only this installation (repeatable)"
+    )
+    remind.set_defaults(func=cmd_remind)
 
     check = sub.add_parser("check-config", help="validate a workflow-config folder")
     check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")

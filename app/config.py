@@ -472,9 +472,9 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
     if not templates_dir.is_dir():
         raise reader.fail(top, "templates", f"templates folder {templates_dir} does not exist")
     interval = reader.typed(top, "reminder_interval_minutes", int, 60)
-    if interval < 1:
+    if interval < 0:
         raise reader.fail(
-            top, "reminder_interval_minutes", "the interval must be at least 1 minute"
+            top, "reminder_interval_minutes", "give minutes between sweeps, or 0 to turn them off"
         )
     return GlobalConfig(
         templates_dir=templates_dir,

@@ -26,6 +26,7 @@ import gidgethub.aiohttp
 from gidgethub import apps as gh_apps
 
 from .metrics import Metrics
+from .settings import Settings
 
 log = logging.getLogger("flywheel.github")
 
@@ -297,6 +298,21 @@ class GitHubApp:
         self.etag_cache: cachetools.LRUCache[str, Any] = cachetools.LRUCache(maxsize=4096)
         self.rate_limits: dict[int, RateLimitState] = {}
 
+    @classmethod
+    def from_settings(
+        cls, session: aiohttp.ClientSession, settings: Settings, metrics: Metrics
+    ) -> GitHubApp:
+        assert settings.app_id and settings.private_key, "live mode needs App credentials"
+        return cls(
+            session,
+            app_id=settings.app_id,
+            private_key=settings.private_key,
+            base_url=settings.api_url,
+            graphql_url=settings.graphql_url,
+            metrics=metrics,
+            timeout=settings.github_timeout_seconds,
+        )
+
     def _client(
         self, token: str | None, installation_id: int, delivery_id: str | None
     ) -> GitHubClient:
@@ -336,6 +352,15 @@ class GitHubApp:
                 answer["token"], expires - TOKEN_REFRESH_MARGIN_SECONDS
             )
             return answer["token"]
+
+    async def installation_ids(self) -> list[int]:
+        """Every installation of the App (for sweeps that no webhook starts, like reminders)."""
+        client = self._client(None, 0, None)
+        jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        try:
+            return [i["id"] async for i in client.getiter("/app/installations", jwt=jwt)]
+        except Exception as exc:
+            raise classify(exc) from exc
 
     async def for_installation(
         self, installation_id: int, delivery_id: str | None = None

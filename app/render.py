@@ -11,6 +11,7 @@ only ever data, never template source.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,12 @@ class Renderer:
 
     def render(self, template: str, **context: Any) -> str:
         return self.env.get_template(template).render(**context).strip() + "\n"
+
+
+@lru_cache(maxsize=8)
+def renderer_for(templates_dir: Path) -> Renderer:
+    """One renderer (and so one compiled-template cache) per templates folder."""
+    return Renderer(templates_dir)
 
 
 def trusted(text: str) -> Markup:

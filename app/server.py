@@ -8,6 +8,7 @@ misconfigured hook (415) from our bug (500).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -20,7 +21,7 @@ import orjson
 from aiohttp import web
 from gidgethub import routing, sansio
 
-from . import __version__
+from . import __version__, reminders
 from .config import Config
 from .github import GitHubApp
 from .handlers import build_router
@@ -185,22 +186,14 @@ def create_app(
         await state.journal.open()
         state.session = aiohttp.ClientSession()
         if not settings.dry_run:
-            assert settings.app_id and settings.private_key
-            state.github = GitHubApp(
-                state.session,
-                app_id=settings.app_id,
-                private_key=settings.private_key,
-                base_url=settings.api_url,
-                graphql_url=settings.graphql_url,
-                metrics=metrics,
-                timeout=settings.github_timeout_seconds,
-            )
+            state.github = GitHubApp.from_settings(state.session, settings, metrics)
+        caches = Caches()
         state.processor = Processor(
             router=state.router,
             config=lambda: state.config,
             journal=state.journal,
             github=state.github,
-            caches=Caches(),
+            caches=caches,
             emit=emit,
         )
         state.dispatcher = Dispatcher(
@@ -217,7 +210,18 @@ def create_app(
         )
         if start_workers:
             await state.dispatcher.start()
+        interval = config.settings.reminder_interval_minutes
+        sweeper = (
+            asyncio.create_task(
+                reminders.run_periodically(state.github, lambda: state.config, caches, interval)
+            )
+            if state.github is not None and interval and start_workers
+            else None
+        )
         yield
+        if sweeper is not None:
+            sweeper.cancel()
+            await asyncio.gather(sweeper, return_exceptions=True)
         state.accepting = False
         await state.dispatcher.stop(settings.shutdown_grace_seconds)
         await state.session.close()

@@ -353,6 +353,8 @@ class FakeGitHub:
         return [
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self._token),
             ("GET", r"/app/hook/deliveries", self._list_deliveries),
+            ("GET", r"/app/installations", self._list_installations),
+            ("GET", r"/installation/repositories", self._installation_repos),
             ("POST", r"/app/hook/deliveries/(?P<did>\d+)/attempts", self._redeliver),
             ("POST", r"/graphql", self._graphql),
             ("POST", r"/api/graphql", self._graphql),
@@ -432,6 +434,29 @@ class FakeGitHub:
         self.tokens[token] = int(iid)
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return web.json_response({"token": token, "expires_at": expires}, status=201)
+
+    async def _list_installations(self, request: web.Request, data: Any) -> web.Response:
+        return self._paginate(
+            request,
+            [{"id": i, "account": {"login": a}} for i, a in sorted(self.installations.items())],
+        )
+
+    async def _installation_repos(self, request: web.Request, data: Any) -> web.Response:
+        auth = request.headers.get("Authorization", "").partition(" ")[2]
+        installation = self.tokens.get(auth)
+        repos = [
+            {"full_name": name, "private": r["private"], "archived": False}
+            for name, r in sorted(self.repos.items())
+            if r["installation"] == installation
+        ]
+        per_page = min(100, int(request.query.get("per_page", "30")))
+        page = int(request.query.get("page", "1"))
+        return web.json_response(
+            {
+                "total_count": len(repos),
+                "repositories": repos[(page - 1) * per_page : page * per_page],
+            }
+        )
 
     async def _get_repo(self, request: web.Request, data: Any, repo: str) -> web.Response:
         r = self._repo(repo)

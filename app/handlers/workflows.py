@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from gidgethub import sansio
@@ -14,14 +12,9 @@ from .. import forms, markers, workflows
 from ..config import Workflow
 from ..context import HandlerContext, is_from_bot
 from ..plan import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
-from ..render import Renderer, trusted
+from ..render import renderer_for, trusted
 
 router = Router()
-
-
-@lru_cache(maxsize=8)
-def renderer_for(templates_dir: Path) -> Renderer:
-    return Renderer(templates_dir)
 
 
 def comment_key(workflow: Workflow) -> str:
