@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,9 @@ from . import yamlmarks
 from .plan import LabelSpec
 
 GLOBAL_FILE = "flywheel.yaml"
-FIELD_TYPES = ("text", "slug", "date", "url", "handles", "choice", "checkboxes", "number")
+FIELD_TYPES = (
+    "text", "slug", "date", "url", "handles", "choice", "checkboxes", "number", "ref",
+)  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
 _COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
 
@@ -79,6 +81,15 @@ class ReminderSpec:
 
 
 @dataclass(frozen=True)
+class Backlink:
+    """Issues of ``workflow`` whose ``field`` (of type ref) points at this issue."""
+
+    name: str
+    workflow: str
+    field: str
+
+
+@dataclass(frozen=True)
 class MissingSpec:
     label: LabelRule | None = LabelRule("needs: info", "fbca04", "Required facts are missing")
     per_field_label: LabelRule | None = None
@@ -100,6 +111,8 @@ class Workflow:
     missing: MissingSpec = MissingSpec()
     community_field: str | None = None
     links_to: tuple[str, ...] = ()
+    backlinks: tuple[Backlink, ...] = ()
+    roles: Mapping[str, str] = field(default_factory=dict)  # member role → what it means
     enabled: bool = True
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -289,6 +302,8 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             "missing",
             "community_field",
             "links_to",
+            "backlinks",
+            "roles",
         },
         {"match"},
     )
@@ -426,6 +441,21 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         if not re.match(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$", handle):
             raise reader.fail(top, "notify", f"notify entry {handle!r} must be @user or @org/team")
 
+    backlinks = []
+    for name, spec in reader.typed(top, "backlinks", dict, {}).items():
+        b = reader.mapping(spec, f"backlink {name!r}", {"workflow", "field"}, {"workflow", "field"})
+        source, source_field = (
+            reader.typed(b, "workflow", str, ""),
+            reader.typed(b, "field", str, ""),
+        )
+        backlinks.append(Backlink(str(name), source, source_field))
+    roles = {}
+    for role, meaning in reader.typed(top, "roles", dict, {}).items():
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", str(role)) or not isinstance(meaning, str):
+            why = "a role is a lowercase word, with a sentence that says what it means"
+            raise reader.fail(top["roles"], role, why)
+        roles[str(role)] = meaning
+
     return Workflow(
         id=workflow_id,
         title=reader.typed(top, "title", str, workflow_id),
@@ -441,6 +471,8 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         missing=missing,
         community_field=community_field,
         links_to=reader.strings(top, "links_to"),
+        backlinks=tuple(backlinks),
+        roles=roles,
         enabled=reader.typed(top, "enabled", bool, True),
     )
 
@@ -511,6 +543,16 @@ def load_config(directory: Path | str, extra_files: list[Path] | None = None) ->
                 raise ConfigError(
                     workflow.source, 0, f"links_to names {other!r}, which is not a workflow"
                 )
+        for link in workflow.backlinks:
+            target = workflows.get(link.workflow)
+            spec = target.field(link.field) if target else None
+            if spec is None or spec.type != "ref":
+                raise ConfigError(
+                    workflow.source,
+                    0,
+                    f"backlink {link.name!r} needs a field of type ref: "
+                    f"{link.workflow}.{link.field} is not one",
+                )
     _check_templates(settings.templates_dir, workflows)
     return Config(workflows=workflows, settings=settings, directory=directory)
 
@@ -519,9 +561,12 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
     """Compile every template now, so a syntax error stops start-up with its line."""
     import jinja2
 
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(templates_dir)))
+    from .render import Renderer
+
+    env = Renderer(templates_dir).env  # the filters templates may use, as at render time
     names = {w.template for w in workflows.values() if w.template}
     names |= {r.template for w in workflows.values() for r in w.reminders}
+    names |= set(env.list_templates(filter_func=lambda n: n.startswith("_")))  # macros
     for name in sorted(names):
         try:
             env.get_template(name)

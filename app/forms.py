@@ -66,6 +66,30 @@ class FormValues:
         return self.values.get(field_id, "")
 
 
+_ISSUE_REF = re.compile(
+    r"^(?:https://github\.com/(?P<u_repo>[\w.-]+/[\w.-]+)/issues/(?P<u_num>\d+)"
+    r"|(?P<repo>[\w.-]+/[\w.-]+)?#(?P<num>\d+))/?$"
+)
+
+
+def parse_issue_ref(text: str) -> str:
+    """``#12``, ``owner/repo#12`` or an issue URL → ``#12`` / ``owner/repo#12``; else ""."""
+    match = _ISSUE_REF.match(text.strip())
+    if not match:
+        return ""
+    repo = match.group("u_repo") or match.group("repo")
+    number = match.group("u_num") or match.group("num")
+    return f"{repo}#{int(number)}" if repo else f"#{int(number)}"
+
+
+def resolve_issue_ref(ref: str, current_repo: str) -> tuple[str, int] | None:
+    """A parsed ref, read from an issue in ``current_repo``, as (repo, number)."""
+    if not ref or "#" not in ref:
+        return None
+    repo, _, number = ref.partition("#")
+    return (repo or current_repo, int(number))
+
+
 def normalise(spec: FieldSpec, raw: str) -> tuple[str, str | None]:
     """(value, problem): the value as workflows use it, or why it cannot be used."""
     text = raw.strip()
@@ -81,6 +105,9 @@ def normalise(spec: FieldSpec, raw: str) -> tuple[str, str | None]:
             return date.fromisoformat(candidate).isoformat(), None
         except ValueError:
             return "", "needs a date written YYYY-MM-DD"
+    if kind == "ref":
+        ref = parse_issue_ref(text.split()[0])
+        return (ref, None) if ref else ("", "needs an issue: #12, owner/repo#12 or its URL")
     if kind == "url":
         first = text.split()[0]
         if re.match(r"^https?://[^\s/]+\.[^\s]+", first):

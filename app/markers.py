@@ -38,3 +38,15 @@ def find(body: str | None) -> dict[str, dict[str, Any]]:
             data = loaded if isinstance(loaded, dict) else {}
         found.setdefault(match.group("key"), data)
     return found
+
+
+def bot_markers(comment: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The markers of a comment a bot wrote; none for a person's comment.
+
+    Anyone can paste our marker into their own comment: it must not make
+    Flywheel treat their text as its own (edit it, or read state from it).
+    """
+    author = comment.get("user") or {}
+    if author.get("type") != "Bot":
+        return {}
+    return find(comment.get("body"))

@@ -347,7 +347,7 @@ class Executor:
         described = action.describe()
         text = action.text()
         for comment in await self.comments(action.issue):
-            if action.key not in markers.find(comment.get("body")):
+            if action.key not in markers.bot_markers(comment):
                 continue
             if action.keep_ticks:
                 text = checklists.carry_ticks(comment.get("body"), text)

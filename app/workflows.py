@@ -36,6 +36,16 @@ def match_workflow(config: Config, issue: Mapping[str, Any]) -> Workflow | None:
     return None
 
 
+def label_groups(labels: Iterable[str]) -> dict[str, list[str]]:
+    """``prefix: value`` labels grouped by prefix (``interested: hypatia`` → interested)."""
+    groups: dict[str, list[str]] = {}
+    for name in labels:
+        prefix, sep, value = name.partition(":")
+        if sep and value.strip():
+            groups.setdefault(prefix.strip().lower(), []).append(value.strip())
+    return {k: sorted(v, key=str.lower) for k, v in groups.items()}
+
+
 def community_of(workflow: Workflow, values: forms.FormValues, labels: Iterable[str]) -> str:
     """The community slug: from the form field the workflow names, else a ``community:`` label."""
     if workflow.community_field and values.get(workflow.community_field):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from gidgethub import sansio
@@ -32,8 +33,10 @@ def render_comment(
     values: forms.FormValues,
     community: str,
     related: Sequence[Mapping[str, Any]] = (),
+    extras: Extras | None = None,
 ) -> str:
     assert workflow.template is not None
+    extras = extras or Extras()
     by_id = {spec.id: spec for spec in workflow.fields}
     return renderer_for(ctx.config.settings.templates_dir).render(
         workflow.template,
@@ -60,7 +63,77 @@ def render_comment(
         notify=trusted(" ".join(workflow.notify)),
         related=list(related),
         footer=trusted(ctx.config.settings.help_footer),
+        label_groups=workflows.label_groups(workflows.label_names(issue)),
+        backlinks=extras.backlinks,
+        roles=workflow.roles,
+        members=extras.members_view(),
     )
+
+
+@dataclass
+class Extras:
+    """What a comment shows beyond the issue itself: issues pointing at it, and its members."""
+
+    backlinks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    members: dict[str, Any] = field(default_factory=dict)  # community → {roles, by}
+
+    def members_view(self) -> list[dict[str, Any]]:
+        return [
+            {"community": name, "roles": list(m.get("roles", [])), "by": m.get("by", "")}
+            for name, m in sorted(self.members.items())
+        ]
+
+
+async def existing_marker_data(ctx: HandlerContext, ref: IssueRef, key: str) -> dict[str, Any]:
+    """The data in our marked comment on an issue (members live there, visible to all)."""
+    if ctx.gh is None:
+        return {}
+    async for comment in ctx.gh.getiter(
+        f"/repos/{ref.repo}/issues/{ref.number}/comments?per_page=100"
+    ):
+        found = markers.bot_markers(comment)
+        if key in found:
+            return found[key]
+    return {}
+
+
+async def backlinked_issues(
+    ctx: HandlerContext, workflow: Workflow, ref: IssueRef
+) -> dict[str, list[dict[str, Any]]]:
+    """For each backlink: the issues of its workflow, in this repository, whose field points here.
+
+    Same repository only, so a public consortium never lists a private initiative.
+    """
+    found: dict[str, list[dict[str, Any]]] = {link.name: [] for link in workflow.backlinks}
+    if ctx.gh is None:
+        return found
+    for link in workflow.backlinks:
+        source = ctx.config.workflows.get(link.workflow)
+        if source is None or not source.match.labels:
+            continue
+        async for other in ctx.gh.getiter(
+            f"/repos/{ref.repo}/issues?state=all&per_page=100&labels={source.match.labels[0]}"
+        ):
+            if "pull_request" in other or other.get("number") == ref.number:
+                continue
+            values = forms.read(source, other.get("body"))
+            target = forms.resolve_issue_ref(values.get(link.field), ref.repo)
+            if target == (ref.repo, ref.number):
+                found[link.name].append(link_view(other, source.title))
+    for issues in found.values():
+        issues.sort(key=lambda i: i["number"])
+    return found
+
+
+async def comment_extras(ctx: HandlerContext, workflow: Workflow, ref: IssueRef) -> Extras:
+    extras = Extras()
+    if workflow.backlinks:
+        extras.backlinks = await backlinked_issues(ctx, workflow, ref)
+    if workflow.roles:
+        data = await existing_marker_data(ctx, ref, comment_key(workflow))
+        members = data.get("members")
+        extras.members = members if isinstance(members, dict) else {}
+    return extras
 
 
 def checklist_comment(
@@ -70,14 +143,18 @@ def checklist_comment(
     ref: IssueRef,
     community: str,
     related: Sequence[Mapping[str, Any]],
+    extras: Extras | None = None,
 ) -> UpsertComment:
     """The workflow's one marked comment, rendered from the issue as it is now."""
     values = forms.read(workflow, issue.get("body"))
+    data: dict[str, Any] = {"workflow": workflow.id, "community": community}
+    if extras is not None and workflow.roles:
+        data["members"] = extras.members
     return UpsertComment(
         ref,
         comment_key(workflow),
-        render_comment(ctx, workflow, issue, values, community, related),
-        data={"workflow": workflow.id, "community": community},
+        render_comment(ctx, workflow, issue, values, community, related, extras),
+        data=data,
         keep_ticks=True,
     )
 
@@ -93,6 +170,7 @@ def plan_workflow(
     board_values: Sequence[tuple[str, str]] = (),
     assign: bool = False,
     related: Sequence[Mapping[str, Any]] = (),
+    extras: Extras | None = None,
 ) -> None:
     """Labels, checklist comment and board item for one workflow issue."""
     present = workflows.label_names(issue)
@@ -107,7 +185,7 @@ def plan_workflow(
         )
     )
     if workflow.template:
-        ctx.add(checklist_comment(ctx, workflow, issue, ref, community, related))
+        ctx.add(checklist_comment(ctx, workflow, issue, ref, community, related, extras))
     if workflow.board is not None and board_values and issue.get("node_id"):
         ctx.add(
             EnsureProjectItem(
@@ -167,6 +245,7 @@ async def plan_with_links(
     community = workflows.community_of(workflow, values, workflows.label_names(issue))
     others = await related_workflow_issues(ctx, workflow, ref, community)
     related = [link_view(other, other_workflow.title) for other, other_workflow in others]
+    extras = await comment_extras(ctx, workflow, ref) if workflow.template else None
     plan_workflow(
         ctx,
         workflow,
@@ -177,7 +256,9 @@ async def plan_with_links(
         board_values=board_values,
         assign=assign,
         related=related,
+        extras=extras,
     )
+    await refresh_referenced(ctx, workflow, values, ref)
     back_link = [link_view(issue, workflow.title)]
     for other, other_workflow in others:
         if other_workflow.template is None:
@@ -185,6 +266,36 @@ async def plan_with_links(
         other_ref = IssueRef(ref.repo, other["number"])
         ctx.add(checklist_comment(ctx, other_workflow, other, other_ref, community, back_link))
         ctx.note(f"linked {ref} with {other_workflow.id} issue #{other['number']} ({community})")
+
+
+async def refresh_referenced(
+    ctx: HandlerContext, workflow: Workflow, values: forms.FormValues, ref: IssueRef
+) -> None:
+    """An initiative naming a consortium → the consortium's comment lists it (and vice versa)."""
+    if ctx.gh is None:
+        return
+    for spec in workflow.fields:
+        if spec.type != "ref" or not values.get(spec.id):
+            continue
+        target = forms.resolve_issue_ref(values.get(spec.id), ref.repo)
+        if target is None or target[0] != ref.repo or target[1] == ref.number:
+            continue  # other repositories: linking (not backlinks) connects those
+        other = await ctx.gh.getitem(f"/repos/{target[0]}/issues/{target[1]}")
+        other_workflow = workflows.match_workflow(ctx.config, other)
+        if other_workflow is None or other_workflow.template is None:
+            continue
+        if not any(
+            b.workflow == workflow.id and b.field == spec.id for b in other_workflow.backlinks
+        ):
+            continue
+        other_ref = IssueRef(*target)
+        other_values = forms.read(other_workflow, other.get("body"))
+        community = workflows.community_of(
+            other_workflow, other_values, workflows.label_names(other)
+        )
+        extras = await comment_extras(ctx, other_workflow, other_ref)
+        ctx.add(checklist_comment(ctx, other_workflow, other, other_ref, community, (), extras))
+        ctx.note(f"{workflow.id} {ref} points at {other_workflow.id} {other_ref}: listed there")
 
 
 @router.register("issues", action="opened")
@@ -206,18 +317,27 @@ async def on_opened(event: sansio.Event, ctx: HandlerContext) -> None:
 
 
 @router.register("issues", action="labeled")
+@router.register("issues", action="unlabeled")
 async def on_labeled(event: sansio.Event, ctx: HandlerContext) -> None:
-    """issues.labeled with a workflow's label, by a person → the issue joins that workflow."""
+    """A person changes labels: a workflow's own label → the issue joins that workflow;
+    a ``prefix: value`` label (``interested: hypatia``) → the comment shows it."""
     if is_from_bot(event.data):
         return  # our own label changes
     label = str((event.data.get("label") or {}).get("name", "")).lower()
     issue = event.data["issue"]
     workflow = workflows.match_workflow(ctx.config, issue)
-    if workflow is None or label not in {m.lower() for m in workflow.match.labels}:
+    if workflow is None:
         return
-    ctx.note(f"label {label!r} added by hand: applying workflow {workflow.id}")
-    values = workflow.board.on_open if workflow.board else ()
-    await plan_with_links(ctx, workflow, issue, _issue_ref(event), board_values=values)
+    joins = event.data["action"] == "labeled" and label in {
+        m.lower() for m in workflow.match.labels
+    }
+    if joins:
+        ctx.note(f"label {label!r} added by hand: applying workflow {workflow.id}")
+        values = workflow.board.on_open if workflow.board else ()
+        await plan_with_links(ctx, workflow, issue, _issue_ref(event), board_values=values)
+    elif ":" in label and workflow.template:
+        ctx.note(f"{workflow.id}: label {label!r} {event.data['action']}: comment refreshed")
+        await plan_with_links(ctx, workflow, issue, _issue_ref(event))
 
 
 @router.register("issues", action="edited")
