@@ -14,6 +14,8 @@ from . import __version__, logs
 from .config import Config, ConfigError, load_config
 from .settings import Settings, SettingsError
 
+DEFAULT_FORMS = ".github/ISSUE_TEMPLATE"
+
 
 def _load_config_or_exit(directory: Path) -> Config:
     try:
@@ -185,12 +187,27 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
+    from .formcheck import check_forms
+
     directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
     config = _load_config_or_exit(directory)
     print(
         f"ok: {len(config.workflows)} workflows in {directory}: "
         + ", ".join(f"{w.id} ({w.source})" for w in config.workflows.values())
     )
+    forms_dir = Path(args.forms)
+    if not forms_dir.is_dir():
+        if args.forms != DEFAULT_FORMS:
+            print(f"flywheel: no issue-form folder at {forms_dir}", file=sys.stderr)
+            return 2
+        return 0
+    drifts = check_forms(config, forms_dir)
+    for drift in drifts:
+        print(f"{forms_dir}/{drift}", file=sys.stderr)
+    if drifts:
+        print(f"flywheel: {len(drifts)} issue-form problems in {forms_dir}", file=sys.stderr)
+        return 1
+    print(f"ok: the issue forms in {forms_dir} match their workflows")
     return 0
 
 
@@ -229,6 +246,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check-config", help="validate a workflow-config folder")
     check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")
+    check.add_argument(
+        "--forms",
+        default=DEFAULT_FORMS,
+        help=f"issue forms to check against the workflows (default {DEFAULT_FORMS})",
+    )
     check.set_defaults(func=cmd_check_config)
     return parser
 

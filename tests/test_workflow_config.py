@@ -7,9 +7,12 @@ from typing import Any
 
 import pytest
 
-from app.config import ConfigError, load_config
+from app.config import Config, ConfigError, load_config
+from app.formcheck import check_forms, workflow_of_form
 from tests import payloads
 from tests.conftest import ORG, REPO, ROOT
+from tests.forms_render import FORMS, load_form
+from tests.test_service_process import run_cli
 
 EVENT_HUB = """
 workflow: event-hub
@@ -104,3 +107,31 @@ async def test_a_fifth_workflow_needs_no_python(
         "Status": "Up Next",
         "Start date": "2027-08-02",
     }
+
+
+def test_every_shipped_form_feeds_its_workflow_without_drift(config: Config) -> None:
+    fed = set()
+    for path in FORMS.glob("*.yml"):
+        workflow, how = workflow_of_form(config, load_form(path.name))
+        assert workflow is not None and how == "label", path.name
+        fed.add(workflow.id)
+    assert fed == {"onboarding", "offboarding", "initiative", "consortium"}
+    assert check_forms(config, FORMS) == []
+
+
+def test_check_config_reports_a_drifted_form_with_its_line(tmp_path: Path) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    text = (FORMS / "onboarding.yml").read_text()
+    text = text.replace("label: Hub URL", "label: Hub address")
+    text = text.replace('"Azure", ', '"Azure", "OVH", ')
+    (forms / "onboarding.yml").write_text(text)
+    initiative = (FORMS / "initiative.yml").read_text()
+    (forms / "initiative.yml").write_text(initiative.replace('labels: ["platform initiative"]', ""))
+    result = run_cli("check-config", str(ROOT / "workflow-config"), "--forms", str(forms))
+    assert result.returncode == 1
+    err = result.stderr
+    assert "onboarding.yml:1: workflow onboarding reads the heading 'Hub URL'" in err
+    line = next(n for n, t in enumerate(text.splitlines(), 1) if "OVH" in t)
+    assert f"onboarding.yml:{line}: dropdown 'Cloud provider' offers 'OVH'" in err
+    assert "initiative.yml:1: feeds workflow initiative (by headings) but does not apply" in err
