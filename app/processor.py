@@ -14,14 +14,38 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from .config import Config
-from .context import HandlerContext
+from .config import Config, ConfigError
+from .context import HandlerContext, is_from_bot
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .journal import Delivery, Journal
-from .plan import Caches, DryRunExecutor, Executor, PlanApplier
+from .overrides import OVERRIDE_PATH, RepoOverrides
+from .plan import Caches, DryRunExecutor, Executor, PlanApplier, UpsertComment
+from .render import neutralise
 from .worker import DeliveryFailed
 
 log = logging.getLogger("flywheel.processor")
+
+
+OVERRIDABLE_EVENTS = frozenset({"issues", "issue_comment"})
+
+
+def report_override_problem(ctx: HandlerContext, problem: ConfigError) -> None:
+    """Say on the issue that the repository's override was ignored, and why (once, kept current)."""
+    ctx.note(f"{OVERRIDE_PATH} ignored: {problem}; the central config was used")
+    ref = ctx.issue_ref()
+    if ref is None or is_from_bot(ctx.data):
+        return
+    ctx.add(
+        UpsertComment(
+            ref,
+            "config-override-error",
+            f"⚠️ Flywheel could not use this repository's `{OVERRIDE_PATH}`:\n\n"
+            f"> line {problem.line}: {neutralise(problem.reason)}\n\n"
+            "The organisation's central configuration was used instead. Fix the file on the "
+            "default branch; this comment is updated when it is read again.\n",
+            data={"line": problem.line},
+        )
+    )
 
 
 def event_from_delivery(delivery: Delivery) -> sansio.Event:
@@ -44,6 +68,7 @@ class Processor:
         self.journal = journal
         self.github = github
         self.caches = caches
+        self.overrides = RepoOverrides()
         self._emit = emit or (lambda line: log.info(line))
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
@@ -54,9 +79,14 @@ class Processor:
     async def __call__(self, delivery: Delivery) -> dict[str, Any]:
         event = event_from_delivery(delivery)
         gh = await self.client_for(delivery)
+        config, override_problem = self._config(), None
+        if gh is not None and delivery.repo and delivery.event in OVERRIDABLE_EVENTS:
+            config, override_problem = await self.overrides.config_for(gh, delivery.repo, config)
         ctx = HandlerContext(
-            delivery_id=delivery.id, event=event, config=self._config(), journal=self.journal, gh=gh
+            delivery_id=delivery.id, event=event, config=config, journal=self.journal, gh=gh
         )
+        if override_problem is not None:
+            report_override_problem(ctx, override_problem)
         handler_errors: list[str] = []
         transient: BaseException | None = None
         callbacks = sorted(self.router.fetch(event), key=lambda cb: cb.__qualname__)
