@@ -7,8 +7,10 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from . import __version__, logs
 from .config import Config, ConfigError, load_config
@@ -155,6 +157,17 @@ def _live_settings_or_exit(command: str) -> Settings:
     return settings
 
 
+def _run_against_github(command: str, run: Callable[[], Coroutine[Any, Any, int]]) -> int:
+    """GitHub's refusals end the command with GitHub's reason, not a traceback."""
+    from .github import PermanentGitHubError, TransientGitHubError
+
+    try:
+        return asyncio.run(run())
+    except (PermanentGitHubError, TransientGitHubError) as exc:
+        print(f"flywheel {command}: GitHub refused: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_remind(args: argparse.Namespace) -> int:
     """One reminder sweep, for cron users (``serve`` runs the same sweep on its own)."""
     import aiohttp
@@ -183,7 +196,43 @@ def cmd_remind(args: argparse.Namespace) -> int:
         print(report.summary())
         return 1 if any(r.status == "failed" for r in report.results) else 0
 
-    return asyncio.run(run())
+    return _run_against_github("remind", run)
+
+
+def cmd_setup(args: argparse.Namespace) -> int:
+    """Show (and with --apply, create) the labels and board fields the config needs."""
+    import aiohttp
+
+    from .github import GitHubApp, installation_repositories
+    from .metrics import standard_metrics
+    from .setup import make_plan
+
+    settings = _live_settings_or_exit("setup")
+    config = _load_config_or_exit(settings.config_dir)
+    logs.configure("WARNING")
+
+    async def run() -> int:
+        async with aiohttp.ClientSession() as session:
+            github = GitHubApp.from_settings(session, settings, standard_metrics())
+            gh = await github.for_installation(await github.installation_for(args.org))
+            repos = args.repo or await installation_repositories(gh)
+            plan = await make_plan(gh, config, repos)
+            for line in plan.present:
+                print(f"ok      {line}")
+            for step in plan.manual:
+                print(f"by hand {step.description}")
+            verb = "create " if args.apply else "would  "
+            for step in plan.todo:
+                print(f"{verb} {step.description.removeprefix('create ')}")
+                if args.apply and step.run is not None:
+                    await step.run()
+        if plan.todo and not args.apply:
+            print(f"{len(plan.todo)} changes shown; run again with --apply to make them.")
+        elif not plan.todo:
+            print("nothing to create.")
+        return 1 if plan.manual else 0
+
+    return _run_against_github("setup", run)
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
@@ -243,6 +292,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--installation", type=int, action="append", help="only this installation (repeatable)"
     )
     remind.set_defaults(func=cmd_remind)
+
+    setup = sub.add_parser("setup", help="create the labels and board fields the config needs")
+    setup.add_argument("--org", required=True, help="the organisation the App is installed on")
+    setup.add_argument("--repo", action="append", help="only this repository (repeatable)")
+    setup.add_argument("--apply", action="store_true", help="make the changes (default: show)")
+    setup.set_defaults(func=cmd_setup)
 
     check = sub.add_parser("check-config", help="validate a workflow-config folder")
     check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")

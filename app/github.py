@@ -362,11 +362,32 @@ class GitHubApp:
         except Exception as exc:
             raise classify(exc) from exc
 
+    async def installation_for(self, org: str) -> int:
+        """The id of the App's installation on an organisation (for ``flywheel setup``)."""
+        client = self._client(None, 0, None)
+        jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        try:
+            answer = await client.getitem(f"/orgs/{org}/installation", jwt=jwt)
+        except Exception as exc:
+            raise classify(exc) from exc
+        return int(answer["id"])
+
     async def for_installation(
         self, installation_id: int, delivery_id: str | None = None
     ) -> GitHubClient:
         token = await self.installation_token(installation_id)
         return self._client(token, installation_id, delivery_id)
+
+
+async def installation_repositories(gh: GitHubClient) -> list[str]:
+    """The repositories an installation reaches, archived ones left out (nothing happens there)."""
+    return [
+        r["full_name"]
+        async for r in gh.getiter(
+            "/installation/repositories?per_page=100", iterable_key="repositories"
+        )
+        if not r.get("archived")
+    ]
 
 
 def _parse_time(value: Any) -> float | None:

@@ -19,7 +19,7 @@ from typing import Any
 
 from . import forms, workflows
 from .config import Config, ReminderSpec, Workflow
-from .github import GitHubApp, GitHubClient
+from .github import GitHubApp, GitHubClient, installation_repositories
 from .plan import ActionResult, Caches, Executor, IssueRef, UpsertComment
 from .render import Renderer, renderer_for, trusted
 
@@ -120,16 +120,6 @@ def _labels_to_list(config: Config) -> list[str]:
     return sorted({w.match.labels[0] for w in config.enabled() if w.reminders and w.match.labels})
 
 
-async def _repositories(gh: GitHubClient) -> list[str]:
-    return [
-        r["full_name"]
-        async for r in gh.getiter(
-            "/installation/repositories?per_page=100", iterable_key="repositories"
-        )
-        if not r.get("archived")
-    ]
-
-
 async def sweep_installation(
     gh: GitHubClient, config: Config, caches: Caches, today: date, report: SweepReport
 ) -> None:
@@ -138,7 +128,7 @@ async def sweep_installation(
     if not labels:
         return
     executor = Executor(gh, caches)
-    for repo in await _repositories(gh):
+    for repo in await installation_repositories(gh):
         report.repositories += 1
         for label in labels:
             async for issue in gh.getiter(

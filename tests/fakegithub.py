@@ -328,7 +328,7 @@ class FakeGitHub:
 
     def _authorised(self, path: str, auth: str) -> bool:
         scheme, _, credential = auth.partition(" ")
-        if path.startswith("/app"):
+        if path.startswith("/app") or re.fullmatch(r"/orgs/[^/]+/installation", path):
             return scheme.lower() == "bearer" and credential.count(".") == 2
         if scheme.lower() in {"token", "bearer"}:
             return credential in self.tokens
@@ -354,6 +354,7 @@ class FakeGitHub:
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self._token),
             ("GET", r"/app/hook/deliveries", self._list_deliveries),
             ("GET", r"/app/installations", self._list_installations),
+            ("GET", r"/orgs/(?P<org>[^/]+)/installation", self._org_installation),
             ("GET", r"/installation/repositories", self._installation_repos),
             ("POST", r"/app/hook/deliveries/(?P<did>\d+)/attempts", self._redeliver),
             ("POST", r"/graphql", self._graphql),
@@ -440,6 +441,12 @@ class FakeGitHub:
             request,
             [{"id": i, "account": {"login": a}} for i, a in sorted(self.installations.items())],
         )
+
+    async def _org_installation(self, request: web.Request, data: Any, org: str) -> web.Response:
+        for iid, account in self.installations.items():
+            if account.lower() == org.lower():
+                return web.json_response({"id": iid, "account": {"login": account}})
+        raise web.HTTPNotFound(text="Not Found")
 
     async def _installation_repos(self, request: web.Request, data: Any) -> web.Response:
         auth = request.headers.get("Authorization", "").partition(" ")[2]

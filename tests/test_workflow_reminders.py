@@ -45,6 +45,32 @@ async def github(fake_url: str, private_key: str) -> AsyncIterator[GitHubApp]:
         )
 
 
+def live_env(fake_url: str, private_key: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a live `flywheel` command pointed at the fake GitHub."""
+    key_file = tmp_path / "app.pem"
+    key_file.write_text(private_key)
+    env = {
+        **os.environ,
+        "GITHUB_APP_ID": "12345",
+        "GITHUB_PRIVATE_KEY_PATH": str(key_file),
+        "GITHUB_API_URL": fake_url,
+        "GITHUB_WEBHOOK_SECRET": "unused-here",
+        "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
+    }
+    env.pop("GITHUB_PRIVATE_KEY", None)
+    return env
+
+
+async def run_live_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
+    """Run the CLI in a subprocess while this loop keeps serving the fake GitHub."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", *args,
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode or 0, out.decode()
+
+
 def reminders_on(fake: Any, issue: Any) -> list[str]:
     return [c["body"] for c in fake.comments_on(REPO, issue.number)]
 
@@ -105,25 +131,10 @@ async def test_flywheel_remind_is_the_same_sweep_for_cron(
     fake: Any, fake_url: str, private_key: str, tmp_path: Path
 ) -> None:
     issue = offboarding(fake)
-    key_file = tmp_path / "app.pem"
-    key_file.write_text(private_key)
-    env = {
-        **os.environ,
-        "GITHUB_APP_ID": "12345",
-        "GITHUB_PRIVATE_KEY_PATH": str(key_file),
-        "GITHUB_API_URL": fake_url,
-        "GITHUB_WEBHOOK_SECRET": "unused-here",
-        "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
-    }
-    env.pop("GITHUB_PRIVATE_KEY", None)
+    env = live_env(fake_url, private_key, tmp_path)
 
     async def remind(today: date) -> tuple[int, str]:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "app", "remind", "--today", today.isoformat(),
-            cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        return proc.returncode or 0, out.decode()
+        return await run_live_cli(env, "remind", "--today", today.isoformat())
 
     code, out = await remind(END - timedelta(days=60))
     assert code == 0, out
