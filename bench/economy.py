@@ -337,8 +337,8 @@ async def main_async(latency: float) -> None:
             )
     print(
         "\ncalls: requests that count against the rate limit (304s do not); writes: POST, PATCH,"
-        " DELETE and GraphQL mutations (token minting left out);\nround trips: time / latency (the sequential depth of the"
-        " plan, token and override reads included)."
+        " DELETE and GraphQL mutations (token minting left out);\nround trips: time / latency"
+        " (the sequential depth of the plan, token and override reads included)."
     )
 
 
