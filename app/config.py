@@ -61,6 +61,11 @@ class Match:
     headings: tuple[str, ...] = ()
 
 
+BOARD_RULES = (
+    "on_open", "on_close", "on_close_not_planned", "on_reopen", "on_first_ticked", "on_all_ticked",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class BoardSpec:
     owner: str
@@ -71,6 +76,9 @@ class BoardSpec:
     on_reopen: tuple[tuple[str, str], ...] = ()
     on_first_ticked: tuple[tuple[str, str], ...] = ()
     on_all_ticked: tuple[tuple[str, str], ...] = ()
+
+    def all_rules(self) -> tuple[tuple[str, str], ...]:
+        return tuple(pair for rule in BOARD_RULES for pair in getattr(self, rule))
 
 
 @dataclass(frozen=True)
@@ -364,32 +372,13 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         b = reader.mapping(
             top["board"],
             "board",
-            {
-                "owner",
-                "number",
-                "on_open",
-                "on_close",
-                "on_close_not_planned",
-                "on_reopen",
-                "on_first_ticked",
-                "on_all_ticked",
-            },
+            {"owner", "number", *BOARD_RULES},
             {"owner", "number"},
         )
         board = BoardSpec(
             owner=reader.typed(b, "owner", str, ""),
             number=reader.typed(b, "number", int, 0),
-            **{
-                k: _field_values(reader, b, k, known)
-                for k in (
-                    "on_open",
-                    "on_close",
-                    "on_close_not_planned",
-                    "on_reopen",
-                    "on_first_ticked",
-                    "on_all_ticked",
-                )
-            },
+            **{k: _field_values(reader, b, k, known) for k in BOARD_RULES},
         )
 
     reminders = []

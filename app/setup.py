@@ -67,11 +67,7 @@ def wanted_fields(config: Config) -> dict[tuple[str, int], dict[str, FieldNeed]]
         if board is None:
             continue
         needs = boards.setdefault((board.owner, board.number), {})
-        rules = (
-            board.on_open + board.on_close + board.on_close_not_planned + board.on_reopen
-            + board.on_first_ticked + board.on_all_ticked
-        )  # fmt: skip
-        for name, value in rules:
+        for name, value in board.all_rules():
             data_type, option = _value_type(workflow, value)
             need = needs.setdefault(name.lower(), FieldNeed(name, data_type))
             if option and option.lower() not in {o.lower() for o in need.options}:

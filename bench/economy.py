@@ -44,19 +44,11 @@ from app.settings import Settings  # noqa: E402
 from tests import payloads  # noqa: E402
 from tests.fakegithub import FakeGitHub, Issue  # noqa: E402
 from tests.forms_render import load_form, render_submission  # noqa: E402
+from tests.test_workflow_onboarding import ANSWERS, STATUS  # noqa: E402
 
 SECRET = "economy"
 ORG, REPO = "example-org", "example-org/hubs"
-STATUS = ["Refined", "Up Next", "In Progress", "In Review/Blocked", "Done", "Won't do"]
-ONBOARDING = {
-    "Community name": "Hypatia College",
-    "Community slug": "hypatia",
-    "Community representatives": "@ada @grace",
-    "Hub URL": "https://hypatia.example-hubs.org",
-    "Cloud provider": "GCP",
-    "Authentication": "GitHub",
-    "Target start date": "2027-01-15",
-}
+ONBOARDING = {k: v for k, v in ANSWERS.items() if k != "Extras"}
 OFFBOARDING = {
     "Community name": "Hypatia College",
     "Community slug": "hypatia",
