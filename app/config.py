@@ -24,6 +24,14 @@ FIELD_TYPES = (
     "text", "slug", "date", "url", "handles", "choice", "checkboxes", "number", "ref",
 )  # fmt: skip
 _PLACEHOLDER = re.compile(r"\{([a-z0-9_]+)\}")
+HANDLE = re.compile(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$")  # @user or @org/team
+
+
+def placeholders(text: str) -> list[str]:
+    """The ``{field}`` names a label, board value or description uses, in order."""
+    return _PLACEHOLDER.findall(text)
+
+
 _COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
 
 
@@ -51,7 +59,7 @@ class LabelRule:
     description: str = ""
 
     def placeholders(self) -> set[str]:
-        return set(_PLACEHOLDER.findall(self.name))
+        return set(placeholders(self.name))
 
 
 @dataclass(frozen=True)
@@ -427,7 +435,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
 
     notify = reader.strings(top, "notify")
     for handle in notify:
-        if not re.match(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$", handle):
+        if not HANDLE.match(handle):
             raise reader.fail(top, "notify", f"notify entry {handle!r} must be @user or @org/team")
 
     backlinks = []

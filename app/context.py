@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from gidgethub import sansio
 
-from .plan import Action, IssueRef
+from .plan import Action, CommentLists, IssueRef
 
 if TYPE_CHECKING:
     from .config import Config
@@ -24,6 +24,7 @@ class HandlerContext:
     gh: GitHubClient | None  # None in dry-run: handlers plan from the payload alone
     plan: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    comments: CommentLists = field(default_factory=CommentLists)  # shared with the executor
 
     @property
     def data(self) -> dict[str, Any]:

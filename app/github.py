@@ -353,10 +353,14 @@ class GitHubApp:
             )
             return answer["token"]
 
+    def _as_app(self) -> tuple[GitHubClient, str]:
+        """A client and a fresh JWT, for the few endpoints answered to the App itself."""
+        jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        return self._client(None, 0, None), jwt
+
     async def installation_ids(self) -> list[int]:
         """Every installation of the App (for sweeps that no webhook starts, like reminders)."""
-        client = self._client(None, 0, None)
-        jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        client, jwt = self._as_app()
         try:
             return [i["id"] async for i in client.getiter("/app/installations", jwt=jwt)]
         except Exception as exc:
@@ -364,8 +368,7 @@ class GitHubApp:
 
     async def installation_for(self, org: str) -> int:
         """The id of the App's installation on an organisation (for ``flywheel setup``)."""
-        client = self._client(None, 0, None)
-        jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
+        client, jwt = self._as_app()
         try:
             answer = await client.getitem(f"/orgs/{org}/installation", jwt=jwt)
         except Exception as exc:

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -93,23 +93,6 @@ class Delivery:
             lane=lane,
             payload=body,
             received_at=time.time(),
-        )
-
-    def stored_as(self, seq: int) -> Delivery:
-        """This delivery with the journal's sequence number (plain construction: it is on the
-        intake path, where ``dataclasses.replace`` costs more than the rest of it)."""
-        return Delivery(
-            self.id,
-            self.event,
-            self.action,
-            self.installation_id,
-            self.repo,
-            self.issue_number,
-            self.lane,
-            self.payload,
-            self.received_at,
-            self.attempts,
-            seq,
         )
 
     @property
@@ -338,7 +321,7 @@ class Journal:
                 params,
             ).fetchall()
             for row in rows:
-                stored[row[0]] = first_of[row[0]].stored_as(row[1])
+                stored[row[0]] = replace(first_of[row[0]], seq=row[1])
         return stored
 
     # -- intake --------------------------------------------------------------------

@@ -19,12 +19,11 @@ import cachetools
 import yaml
 
 from . import yamlmarks
-from .config import BoardSpec, Config, ConfigError
+from .config import HANDLE, BoardSpec, Config, ConfigError
 from .github import GitHubClient, PermanentGitHubError, classify
 
 OVERRIDE_PATH = ".github/flywheel.yml"
 _FILE = OVERRIDE_PATH
-_HANDLE = re.compile(r"^@[A-Za-z0-9-]+(/[A-Za-z0-9_.-]+)?$")
 _LOGIN = re.compile(r"^[A-Za-z0-9-]+$")
 
 
@@ -78,7 +77,7 @@ def apply_override(text: str, base: Config) -> Config:
                 raise _fail(spec, "enabled", "'enabled' must be true or false")
             changes["enabled"] = spec["enabled"]
         if "notify" in spec:
-            changes["notify"] = _strings(spec, "notify", _HANDLE, "@user or @org/team")
+            changes["notify"] = _strings(spec, "notify", HANDLE, "@user or @org/team")
         if "assignees" in spec:
             changes["assignees"] = _strings(spec, "assignees", _LOGIN, "a GitHub login")
         if "board" in spec:

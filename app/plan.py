@@ -218,13 +218,39 @@ class Caches:
         return True
 
 
+class CommentLists:
+    """An issue's comments, listed once per delivery and shared by whoever needs them.
+
+    Handlers read our marked comments' data (members) and the executor then
+    finds the same comments to edit: one list serves both, and the executor's
+    own writes are appended so later actions in the plan see them.
+    """
+
+    def __init__(self) -> None:
+        self._lists: dict[IssueRef, asyncio.Task[list[dict[str, Any]]]] = {}
+
+    async def get(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
+        task = self._lists.get(issue)
+        if task is None:
+            task = asyncio.ensure_future(self._list(gh, issue))
+            self._lists[issue] = task
+        return await task
+
+    @staticmethod
+    async def _list(gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
+        url = f"/repos/{issue.repo}/issues/{issue.number}/comments?per_page=100"
+        return [c async for c in gh.getiter(url)]
+
+
 class Executor:
     """Applies a plan through one installation's client, reading before writing."""
 
-    def __init__(self, gh: GitHubClient, caches: Caches) -> None:
+    def __init__(
+        self, gh: GitHubClient, caches: Caches, comments: CommentLists | None = None
+    ) -> None:
         self.gh = gh
         self.caches = caches
-        self._comment_lists: dict[IssueRef, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._comments = comments or CommentLists()
         self._repo_labels: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
@@ -329,19 +355,7 @@ class Executor:
     # -- comments ------------------------------------------------------------------
 
     async def comments(self, issue: IssueRef) -> list[dict[str, Any]]:
-        task = self._comment_lists.get(issue)
-        if task is None:
-            task = asyncio.ensure_future(self._list_comments(issue))
-            self._comment_lists[issue] = task
-        return await task
-
-    async def _list_comments(self, issue: IssueRef) -> list[dict[str, Any]]:
-        return [
-            c
-            async for c in self.gh.getiter(
-                f"/repos/{issue.repo}/issues/{issue.number}/comments?per_page=100"
-            )
-        ]
+        return await self._comments.get(self.gh, issue)
 
     async def _comment(self, action: UpsertComment) -> ActionResult:
         described = action.describe()

@@ -104,7 +104,7 @@ class Processor:
         if transient is not None:
             raise transient
         executor: PlanApplier = (
-            Executor(gh, self.caches)
+            Executor(gh, self.caches, ctx.comments)
             if gh is not None
             else DryRunExecutor(lambda line: self._emit(f"[{delivery.id}] {line}"))
         )

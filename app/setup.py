@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from . import projects
-from .config import Config, Workflow, fill
+from .config import Config, Workflow, fill, placeholders
 from .github import GitHubClient
 from .plan import LabelSpec
 
@@ -51,10 +51,10 @@ class FieldNeed:
 
 def _value_type(workflow: Workflow, value: str) -> tuple[str, str | None]:
     """(data type, constant option or None) for a rule's value: a constant or a {field}."""
-    placeholders = [p.strip("{}") for p in value.split() if p.startswith("{") and p.endswith("}")]
-    if not placeholders:
+    names = placeholders(value)
+    if not names:
         return "SINGLE_SELECT", value
-    spec = workflow.field(placeholders[0])
+    spec = workflow.field(names[0])
     kind = spec.type if spec else "text"
     return {"date": "DATE", "number": "NUMBER"}.get(kind, "TEXT"), None
 

@@ -146,3 +146,11 @@ def test_journal_payload_is_the_raw_body() -> None:
 
     delivery = Delivery.from_body("x", "issues", body, json.loads(body))
     assert delivery.lane == f"{REPO}#3" and delivery.payload == body
+
+
+async def test_a_non_ascii_signature_is_refused_not_a_crash(flywheel: Flywheel) -> None:
+    response = await flywheel.send(
+        "issues", {"action": "opened"}, secret=None, headers={"X-Hub-Signature-256": "sha256=é"}
+    )
+    assert response.status == 401
+    assert "sha256=<hex>" in (await response.json())["message"]

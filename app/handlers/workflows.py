@@ -88,9 +88,7 @@ async def existing_marker_data(ctx: HandlerContext, ref: IssueRef, key: str) -> 
     """The data in our marked comment on an issue (members live there, visible to all)."""
     if ctx.gh is None:
         return {}
-    async for comment in ctx.gh.getiter(
-        f"/repos/{ref.repo}/issues/{ref.number}/comments?per_page=100"
-    ):
+    for comment in await ctx.comments.get(ctx.gh, ref):
         found = markers.bot_markers(comment)
         if key in found:
             return found[key]
