@@ -140,7 +140,7 @@ def _row_to_delivery(row: sqlite3.Row) -> Delivery:
 
 
 class Journal:
-    """Async façade: commits on the loop's connection, reads on the journal thread's."""
+    """Async façade: commits on the writer thread's connection, reads on the reader thread's."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = str(path)
