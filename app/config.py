@@ -16,8 +16,8 @@ from typing import Any
 
 import yaml
 
-from . import yamlmarks
-from .plan import LabelSpec
+from . import commands, permissions, yamlmarks
+from .labels import LabelSpec
 
 GLOBAL_FILE = "flywheel.yaml"
 FIELD_TYPES = (
@@ -129,6 +129,7 @@ class Workflow:
     links_to: tuple[str, ...] = ()
     backlinks: tuple[Backlink, ...] = ()
     roles: Mapping[str, str] = field(default_factory=dict)  # member role → what it means
+    command_labels: tuple[str, ...] = ()  # labels /label may set here (``interested: *``)
     enabled: bool = True
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -147,11 +148,39 @@ class Workflow:
 
 
 @dataclass(frozen=True)
+class CommandSettings:
+    """How slash commands behave in this organisation (``commands:`` in flywheel.yaml)."""
+
+    levels: Mapping[str, str] = field(
+        default_factory=lambda: {spec.name: spec.level for spec in commands.SPECS}
+    )
+    aliases: Mapping[str, str] = field(default_factory=dict)  # alias → command
+    disabled: frozenset[str] = frozenset()
+    ignore: frozenset[str] = frozenset({"cc"})  # slash words other tools use: never answered
+    labels: tuple[str, ...] = ()  # labels /label may set on any issue (``priority: *``)
+    representatives_field: str = "representatives"
+    representatives_team: str | None = None  # e.g. "{community}-reps": its members speak for it
+    registry_repo: str | None = None  # where communities' workflow issues live; default: here
+
+    def resolve(self, name: str) -> str | None:
+        """The command a typed name means, or None when unknown or disabled."""
+        name = self.aliases.get(name, name)
+        if name in commands.SPEC_BY_NAME and name not in self.disabled:
+            return name
+        return None
+
+    def known_names(self) -> list[str]:
+        names = [s.name for s in commands.SPECS if s.name not in self.disabled]
+        return names + [a for a, target in self.aliases.items() if target not in self.disabled]
+
+
+@dataclass(frozen=True)
 class GlobalConfig:
     templates_dir: Path
     reminder_interval_minutes: int = 60
     help_footer: str = ""
     ignore_bots: bool = True
+    commands: CommandSettings = CommandSettings()
 
 
 @dataclass(frozen=True)
@@ -320,6 +349,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             "links_to",
             "backlinks",
             "roles",
+            "command_labels",
         },
         {"match"},
     )
@@ -470,7 +500,77 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         links_to=reader.strings(top, "links_to"),
         backlinks=tuple(backlinks),
         roles=roles,
+        command_labels=_label_patterns(reader, top, "command_labels"),
         enabled=reader.typed(top, "enabled", bool, True),
+    )
+
+
+def _label_patterns(reader: _Reader, container: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    patterns = reader.strings(container, key)
+    for pattern in patterns:
+        if not pattern.strip() or len(pattern) > 50:
+            raise reader.fail(
+                container, key, f"label pattern {pattern!r} must be 1 to 50 characters"
+            )
+    return patterns
+
+
+def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
+    if "commands" not in top:
+        return CommandSettings()
+    c = reader.mapping(
+        top["commands"],
+        "commands",
+        {
+            "permissions",
+            "aliases",
+            "disabled",
+            "ignore",
+            "labels",
+            "representatives_field",
+            "representatives_team",
+            "registry_repo",
+        },
+    )
+    known = set(commands.SPEC_BY_NAME)
+    levels = dict(CommandSettings().levels)
+    granted = reader.typed(c, "permissions", dict, {})
+    for name, level in granted.items():
+        if name not in known:
+            raise reader.fail(
+                granted, name, f"{name!r} is not a command (known: {', '.join(sorted(known))})"
+            )
+        if not isinstance(level, str) or not permissions.valid_level(level):
+            levels_text = ", ".join([*permissions.LADDER, "team:SLUG", "representative"])
+            raise reader.fail(granted, name, f"permission of /{name} must be one of {levels_text}")
+        levels[name] = level
+    aliases = {}
+    for alias, target in reader.typed(c, "aliases", dict, {}).items():
+        if target not in known or not re.fullmatch(r"[a-z][a-z0-9_-]*", str(alias)):
+            raise reader.fail(
+                c["aliases"], alias, f"alias {alias!r} must name a command, lower case"
+            )
+        if alias in known:
+            raise reader.fail(c["aliases"], alias, f"{alias!r} is already a command")
+        aliases[str(alias)] = str(target)
+    disabled = reader.strings(c, "disabled")
+    for name in disabled:
+        if name not in known:
+            raise reader.fail(c, "disabled", f"{name!r} is not a command")
+    team = reader.typed(c, "representatives_team", str, None)
+    if team is not None and placeholders(team) != ["community"]:
+        raise reader.fail(c, "representatives_team", "the team name must contain {community}")
+    return CommandSettings(
+        levels=levels,
+        aliases=aliases,
+        disabled=frozenset(disabled),
+        ignore=frozenset(n.lower() for n in reader.strings(c, "ignore"))
+        if "ignore" in c
+        else CommandSettings().ignore,
+        labels=_label_patterns(reader, c, "labels"),
+        representatives_field=reader.typed(c, "representatives_field", str, "representatives"),
+        representatives_team=team,
+        registry_repo=reader.typed(c, "registry_repo", str, None),
     )
 
 
@@ -494,7 +594,7 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
     top = reader.mapping(
         data,
         "flywheel.yaml",
-        {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots"},
+        {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots", "commands"},
     )
     templates = reader.typed(top, "templates", str, None)
     templates_dir = (directory / templates).resolve() if templates else default_templates
@@ -510,6 +610,7 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         reminder_interval_minutes=interval,
         help_footer=reader.typed(top, "help_footer", str, ""),
         ignore_bots=reader.typed(top, "ignore_bots", bool, True),
+        commands=_parse_commands(reader, top),
     )
 
 

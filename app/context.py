@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from .config import Config
     from .github import GitHubClient
     from .journal import Journal
+    from .permissions import PermissionChecker
+    from .plan import Caches
 
 
 @dataclass
@@ -25,6 +27,8 @@ class HandlerContext:
     plan: list[Action] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     comments: CommentLists = field(default_factory=CommentLists)  # shared with the executor
+    caches: Caches | None = None  # process-wide: boards, repo labels, representatives
+    permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
 
     @property
     def data(self) -> dict[str, Any]:

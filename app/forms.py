@@ -151,6 +151,25 @@ def read(workflow: Workflow, body: str | None) -> FormValues:
     return FormValues(values, missing, problems, frozenset(found))
 
 
+def with_section(body: str | None, heading: str, value: str) -> str:
+    """The body with the ``### heading`` section set to ``value`` (appended when absent)."""
+    lines = (body or "").replace("\r\n", "\n").split("\n")
+    wanted = heading.strip().lower()
+    start = next(
+        (
+            i
+            for i, line in enumerate(lines)
+            if (m := _HEADING.match(line)) and m.group(1).strip().lower() == wanted
+        ),
+        None,
+    )
+    if start is None:
+        return "\n".join(lines).rstrip() + f"\n\n### {heading}\n\n{value}\n"
+    end = next((i for i in range(start + 1, len(lines)) if _HEADING.match(lines[i])), len(lines))
+    tail = lines[end:]
+    return "\n".join([*lines[: start + 1], "", value, *(["", *tail] if tail else [""])])
+
+
 def has_headings(body: str | None, headings: Iterable[str]) -> bool:
     present = sections(body)
     return all(h.lower() in present for h in headings)

@@ -16,8 +16,11 @@ from typing import Any, Protocol
 
 import cachetools
 
-from . import checklists, markers, projects
+from . import checklists, forms, markers, projects
 from .github import GitHubClient, PermanentGitHubError, TransientGitHubError, classify
+from .labels import LabelSpec
+
+__all__ = ["LabelSpec"]  # re-exported: actions carry label specs
 
 log = logging.getLogger("flywheel.plan")
 
@@ -29,13 +32,6 @@ class IssueRef:
 
     def __str__(self) -> str:
         return f"{self.repo}#{self.number}"
-
-
-@dataclass(frozen=True)
-class LabelSpec:
-    name: str
-    color: str = "ededed"
-    description: str = ""
 
 
 class Action(Protocol):
@@ -134,6 +130,18 @@ class SetIssueState:
 
     def describe(self) -> str:
         return f"{self.state} {self.issue}" + (f" as {self.reason}" if self.reason else "")
+
+
+@dataclass(frozen=True)
+class SetIssueSection:
+    """The issue's ``### heading`` section reads ``value`` (the rest of the body is kept)."""
+
+    issue: IssueRef
+    heading: str
+    value: str
+
+    def describe(self) -> str:
+        return f"section {self.heading!r} of {self.issue}: {self.value[:80]}"
 
 
 @dataclass(frozen=True)
@@ -290,6 +298,7 @@ class Executor:
             OpenIssue: self._open_issue,
             SetIssueState: self._issue_state,
             SetAssignees: self._assignees,
+            SetIssueSection: self._issue_section,
         }[type(action)]
         return await handler(action)
 
@@ -400,6 +409,15 @@ class Executor:
         if action.reason:
             data["state_reason"] = action.reason
         await self.gh.patch(url, data=data)
+        return ActionResult(action.describe(), "applied")
+
+    async def _issue_section(self, action: SetIssueSection) -> ActionResult:
+        url = f"/repos/{action.issue.repo}/issues/{action.issue.number}"
+        issue = await self.gh.getitem(url)
+        body = forms.with_section(issue.get("body"), action.heading, action.value)
+        if forms.sections(body) == forms.sections(issue.get("body")):
+            return ActionResult(action.describe(), "unchanged")
+        await self.gh.patch(url, data={"body": body})
         return ActionResult(action.describe(), "applied")
 
     async def _assignees(self, action: SetAssignees) -> ActionResult:

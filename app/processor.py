@@ -19,6 +19,7 @@ from .context import HandlerContext, is_from_bot
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .journal import Delivery, Journal
 from .overrides import OVERRIDE_PATH, RepoOverrides
+from .permissions import PermissionChecker
 from .plan import Caches, DryRunExecutor, Executor, PlanApplier, UpsertComment
 from .render import neutralise
 from .worker import DeliveryFailed
@@ -69,6 +70,7 @@ class Processor:
         self.github = github
         self.caches = caches
         self.overrides = RepoOverrides()
+        self.permissions = PermissionChecker()
         self._emit = emit or (lambda line: log.info(line))
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
@@ -83,7 +85,13 @@ class Processor:
         if gh is not None and delivery.repo and delivery.event in OVERRIDABLE_EVENTS:
             config, override_problem = await self.overrides.config_for(gh, delivery.repo, config)
         ctx = HandlerContext(
-            delivery_id=delivery.id, event=event, config=config, journal=self.journal, gh=gh
+            delivery_id=delivery.id,
+            event=event,
+            config=config,
+            journal=self.journal,
+            gh=gh,
+            caches=self.caches,
+            permissions=self.permissions,
         )
         if override_problem is not None:
             report_override_problem(ctx, override_problem)

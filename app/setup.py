@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from . import projects
 from .config import Config, Workflow, fill, placeholders
 from .github import GitHubClient
-from .plan import LabelSpec
+from .labels import LabelSpec
 
 OPTION_COLORS = ("GRAY", "BLUE", "GREEN", "YELLOW", "ORANGE", "RED", "PINK", "PURPLE")
 

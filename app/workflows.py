@@ -13,7 +13,7 @@ from typing import Any
 
 from . import checklists, forms
 from .config import Config, LabelRule, Workflow, fill
-from .plan import LabelSpec
+from .labels import LabelSpec
 
 
 def label_names(issue: Mapping[str, Any]) -> list[str]:

@@ -119,7 +119,7 @@ async def test_a_pasted_marker_in_a_persons_comment_is_not_ours(
     fake.comments[1] = {
         "id": 1,
         "body": "<!-- flywheel:workflow.consortium "
-        '{"members":{"mallory":{"roles":["co-fund"]}}} -->',
+        '{"history":[{"op":"join","community":"mallory","roles":["co-fund"]}]} -->',
         "user": {"login": "mallory", "type": "User"},
         "html_url": "",
         "_issue": (REPO, consortium.number),

@@ -9,7 +9,7 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from .. import forms, markers, workflows
+from .. import forms, markers, membership, workflows
 from ..config import Workflow
 from ..context import HandlerContext, is_from_bot
 from ..plan import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
@@ -66,7 +66,7 @@ def render_comment(
         label_groups=workflows.label_groups(workflows.label_names(issue)),
         backlinks=extras.backlinks,
         roles=workflow.roles,
-        members=extras.members_view(),
+        members=membership.view(extras.history, list(workflow.roles)),
     )
 
 
@@ -75,13 +75,7 @@ class Extras:
     """What a comment shows beyond the issue itself: issues pointing at it, and its members."""
 
     backlinks: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    members: dict[str, Any] = field(default_factory=dict)  # community → {roles, by}
-
-    def members_view(self) -> list[dict[str, Any]]:
-        return [
-            {"community": name, "roles": list(m.get("roles", [])), "by": m.get("by", "")}
-            for name, m in sorted(self.members.items())
-        ]
+    history: list[membership.Entry] = field(default_factory=list)  # /join, /roles, /leave
 
 
 async def existing_marker_data(ctx: HandlerContext, ref: IssueRef, key: str) -> dict[str, Any]:
@@ -123,14 +117,27 @@ async def backlinked_issues(
     return found
 
 
-async def comment_extras(ctx: HandlerContext, workflow: Workflow, ref: IssueRef) -> Extras:
+async def membership_history(
+    ctx: HandlerContext, workflow: Workflow, ref: IssueRef
+) -> list[membership.Entry]:
+    """The consortium's /join history, as its comment on GitHub holds it."""
+    data = await existing_marker_data(ctx, ref, comment_key(workflow))
+    return membership.entries(data.get("history"))
+
+
+async def comment_extras(
+    ctx: HandlerContext,
+    workflow: Workflow,
+    ref: IssueRef,
+    history: list[membership.Entry] | None = None,
+) -> Extras:
     extras = Extras()
     if workflow.backlinks:
         extras.backlinks = await backlinked_issues(ctx, workflow, ref)
     if workflow.roles:
-        data = await existing_marker_data(ctx, ref, comment_key(workflow))
-        members = data.get("members")
-        extras.members = members if isinstance(members, dict) else {}
+        extras.history = (
+            history if history is not None else await membership_history(ctx, workflow, ref)
+        )
     return extras
 
 
@@ -147,7 +154,7 @@ def checklist_comment(
     values = forms.read(workflow, issue.get("body"))
     data: dict[str, Any] = {"workflow": workflow.id, "community": community}
     if extras is not None and workflow.roles:
-        data["members"] = extras.members
+        data["history"] = [entry.as_data() for entry in extras.history]
     return UpsertComment(
         ref,
         comment_key(workflow),
@@ -237,13 +244,17 @@ async def plan_with_links(
     *,
     board_values: Sequence[tuple[str, str]] = (),
     assign: bool = False,
+    history: list[membership.Entry] | None = None,
 ) -> None:
-    """The workflow's plan, plus the linked workflows' comments updated to point back here."""
+    """The workflow's plan, plus the linked workflows' comments updated to point back here.
+
+    ``history``: a consortium's membership as a command just changed it.
+    """
     values = forms.read(workflow, issue.get("body"))
     community = workflows.community_of(workflow, values, workflows.label_names(issue))
     others = await related_workflow_issues(ctx, workflow, ref, community)
     related = [link_view(other, other_workflow.title) for other, other_workflow in others]
-    extras = await comment_extras(ctx, workflow, ref) if workflow.template else None
+    extras = await comment_extras(ctx, workflow, ref, history) if workflow.template else None
     plan_workflow(
         ctx,
         workflow,
