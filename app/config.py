@@ -20,6 +20,8 @@ from . import commands, permissions, yamlmarks
 from .labels import LabelSpec
 
 GLOBAL_FILE = "flywheel.yaml"
+# Every command's reply, the links comment, the issue /offboard opens.
+COMMAND_TEMPLATES = ("command-reply.md.j2", "links.md.j2", "offboard-issue.md.j2")
 FIELD_TYPES = (
     "text", "slug", "date", "url", "handles", "choice", "checkboxes", "number", "ref",
 )  # fmt: skip
@@ -33,6 +35,7 @@ def placeholders(text: str) -> list[str]:
 
 
 _COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
+_MACRO_CALL = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*\(.*?\}\}")  # {{ m.footer(footer) }}
 
 
 class ConfigError(Exception):
@@ -161,6 +164,8 @@ class CommandSettings:
     representatives_field: str = "representatives"
     representatives_team: str | None = None  # e.g. "{community}-reps": its members speak for it
     registry_repo: str | None = None  # where communities' workflow issues live; default: here
+    initiative_workflow: str = "initiative"  # what /initiative turns an issue into
+    offboard_workflow: str = "offboarding"  # what /offboard opens
 
     def resolve(self, name: str) -> str | None:
         """The command a typed name means, or None when unknown or disabled."""
@@ -530,6 +535,8 @@ def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
             "representatives_field",
             "representatives_team",
             "registry_repo",
+            "initiative_workflow",
+            "offboard_workflow",
         },
     )
     known = set(commands.SPEC_BY_NAME)
@@ -571,6 +578,8 @@ def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
         representatives_field=reader.typed(c, "representatives_field", str, "representatives"),
         representatives_team=team,
         registry_repo=reader.typed(c, "registry_repo", str, None),
+        initiative_workflow=reader.typed(c, "initiative_workflow", str, "initiative"),
+        offboard_workflow=reader.typed(c, "offboard_workflow", str, "offboarding"),
     )
 
 
@@ -665,8 +674,22 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
     names = {w.template for w in workflows.values() if w.template}
     names |= {r.template for w in workflows.values() for r in w.reminders}
     names |= set(env.list_templates(filter_func=lambda n: n.startswith("_")))  # macros
+    for name in COMMAND_TEMPLATES:
+        if not (templates_dir / name).is_file():
+            raise ConfigError(name, 0, f"commands need the template {name} in {templates_dir}")
+        names.add(name)
     for name in sorted(names):
         try:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(name, exc.lineno or 0, f"template syntax: {exc.message}") from None
+        source = (templates_dir / name).read_text(encoding="utf-8")
+        for number, line in enumerate(source.splitlines(), start=1):
+            for call in _MACRO_CALL.finditer(line):
+                if "|safe" not in call.group(0).replace(" ", ""):
+                    raise ConfigError(
+                        name,
+                        number,
+                        "a macro's output is already made safe inside the macro: "
+                        "write {{ macro(...)|safe }}, or people's text is escaped twice",
+                    )

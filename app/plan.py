@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -171,6 +171,24 @@ class ActionResult:
         return out
 
 
+def latest_only(plan: Sequence[Action]) -> tuple[list[Action], list[Action]]:
+    """(actions to run, actions superseded): of two comments with one key, the later wins.
+
+    The executor runs actions concurrently, so two versions of one comment
+    (a command's re-render after /sync's) could both find no comment and both
+    create one. Handlers add in reading order, so the later version is the one meant.
+    """
+    last: dict[tuple[IssueRef, str], int] = {}
+    for index, action in enumerate(plan):
+        if isinstance(action, UpsertComment):
+            last[(action.issue, action.key)] = index
+    keep, dropped = [], []
+    for index, action in enumerate(plan):
+        superseded = isinstance(action, UpsertComment) and last[(action.issue, action.key)] != index
+        (dropped if superseded else keep).append(action)
+    return keep, dropped
+
+
 class PlanApplier(Protocol):
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]: ...
 
@@ -183,7 +201,7 @@ class DryRunExecutor:
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
         results = []
-        for action in plan:
+        for action in latest_only(plan)[0]:
             self._emit(f"would {action.describe()}")
             results.append(ActionResult(action.describe(), "planned"))
         return results
@@ -201,6 +219,10 @@ class Caches:
         )
         self.repo_labels: cachetools.TTLCache[str, set[str]] = cachetools.TTLCache(
             maxsize=1024, ttl=ttl
+        )
+        # registry repo → community → logins that speak for it; a minute, as people change
+        self.representatives: cachetools.TTLCache[str, Mapping[str, frozenset[str]]] = (
+            cachetools.TTLCache(maxsize=256, ttl=60)
         )
         self.reported: set[str] = set()
 
@@ -268,10 +290,14 @@ class Executor:
         still runs. A transient one makes the worker retry the whole plan later,
         which is safe because every action checks before it writes.
         """
+        plan, superseded = latest_only(plan)
         outcomes = await asyncio.gather(
             *(self._apply_one(action) for action in plan), return_exceptions=True
         )
-        results: list[ActionResult] = []
+        results = [
+            ActionResult(a.describe(), "unchanged", "superseded later in the plan")
+            for a in superseded
+        ]
         transient: TransientGitHubError | None = None
         for action, outcome in zip(plan, outcomes, strict=True):
             if isinstance(outcome, ActionResult):

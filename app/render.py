@@ -6,6 +6,10 @@ cannot start a slash command, markdown link syntax is inert and very long
 values are cut. Text the team wrote in config (a team to notify) is passed as
 ``Markup`` and printed as is. Templates run in Jinja's sandbox; values are
 only ever data, never template source.
+
+A macro's output has been through ``finalize`` already, so templates print it
+with ``|safe`` (``{{ m.footer(footer)|safe }}``); ``check-config`` refuses a
+macro call without it, which would escape people's text twice.
 """
 
 from __future__ import annotations

@@ -94,7 +94,10 @@ class FakeGitHub:
         self.comments: dict[int, dict[str, Any]] = {}
         self.reactions: list[dict[str, Any]] = []
         self.boards: dict[tuple[str, int], Board] = {}
-        self.permissions: dict[tuple[str, str], str] = {}
+        self.permissions: dict[tuple[str, str], str] = {}  # (repo, login) → role name
+        self.org_members: set[tuple[str, str]] = set()  # (org, login), lower case
+        self.teams: dict[tuple[str, str], set[str]] = {}  # (org, slug) → logins, lower case
+        self.forbid_people_lookups = False  # the App lacks Members: read → 403
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
         self._ids = itertools.count(1000)
@@ -165,6 +168,24 @@ class FakeGitHub:
 
     def issue(self, repo: str, number: int) -> Issue:
         return self.issues[(repo, number)]
+
+    def add_comment(self, repo: str, number: int, body: str, *, user: str = "maria") -> int:
+        """A person's comment, as it exists on GitHub before the webhook about it arrives."""
+        cid = next(self._ids)
+        self.comments[cid] = {
+            "id": cid,
+            "body": body,
+            "user": {"login": user, "type": "Bot" if user.endswith("[bot]") else "User"},
+            "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
+            "_issue": (repo, number),
+        }
+        return cid
+
+    def reactions_on(self, comment_id: int) -> list[str]:
+        return [r["content"] for r in self.reactions if r["target"] == f"comment:{comment_id}"]
+
+    def bot_comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
+        return [c for c in self.comments_on(repo, number) if c["user"]["type"] == "Bot"]
 
     def comments_on(self, repo: str, number: int) -> list[dict[str, Any]]:
         return [c for c in self.comments.values() if c["_issue"] == (repo, number)]
@@ -376,6 +397,12 @@ class FakeGitHub:
             ("POST", repo + r"/issues/(?P<number>\d+)/assignees", self._add_assignees),
             ("DELETE", repo + r"/issues/(?P<number>\d+)/assignees", self._remove_assignees),
             ("GET", repo + r"/collaborators/(?P<user>[^/]+)/permission", self._permission),
+            ("GET", r"/orgs/(?P<org>[^/]+)/members/(?P<user>[^/]+)", self._org_member),
+            (
+                "GET",
+                r"/orgs/(?P<org>[^/]+)/teams/(?P<team>[^/]+)/memberships/(?P<user>[^/]+)",
+                self._team_membership,
+            ),
             ("GET", repo + r"/contents/(?P<path>.+)", self._contents),
             ("GET", repo, self._get_repo),
         ]
@@ -630,11 +657,35 @@ class FakeGitHub:
         self, request: web.Request, data: Any, repo: str, user: str
     ) -> web.Response:
         self._repo(repo)
+        self._forbidden()
         role = self.permissions.get((repo, user.lower()), "none")
         permission = {"triage": "read", "maintain": "write"}.get(role, role)
         return web.json_response(
             {"permission": permission, "role_name": role, "user": {"login": user}}
         )
+
+    def _forbidden(self) -> None:
+        if self.forbid_people_lookups:
+            raise web.HTTPForbidden(
+                text=json.dumps({"message": "Resource not accessible by integration"}),
+                content_type="application/json",
+            )
+
+    async def _org_member(
+        self, request: web.Request, data: Any, org: str, user: str
+    ) -> web.Response:
+        self._forbidden()
+        if (org.lower(), user.lower()) in self.org_members:
+            return web.Response(status=204)
+        raise web.HTTPNotFound(text="Not Found")
+
+    async def _team_membership(
+        self, request: web.Request, data: Any, org: str, team: str, user: str
+    ) -> web.Response:
+        self._forbidden()
+        if user.lower() in self.teams.get((org.lower(), team.lower()), set()):
+            return web.json_response({"state": "active", "role": "member"})
+        raise web.HTTPNotFound(text="Not Found")
 
     async def _contents(
         self, request: web.Request, data: Any, repo: str, path: str

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from . import installations, workflows
+from . import commands, installations, workflows
 
-MODULES = (installations, workflows)
+MODULES = (commands, installations, workflows)
 
 
 def build_router() -> Router:

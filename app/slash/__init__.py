@@ -1,0 +1,74 @@
+"""Slash commands: each comment's commands checked for permission and run in order.
+
+The grammar is ``app/commands.py``; the state the commands build and the one
+reply are ``run.py``; each module here implements a few commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from .. import commands
+from ..commands import Command
+from ..context import HandlerContext
+from ..permissions import SetupError
+from . import basic, consortium, links, workflow
+from .run import MAX_COMMANDS, CommandError, CommandRun
+
+Implementation = Callable[[CommandRun, Command], Awaitable[None]]
+
+IMPLEMENTATIONS: dict[str, Implementation] = {
+    "help": basic.help_,
+    "label": basic.label,
+    "remove-label": basic.remove_label,
+    "status": basic.status,
+    "assign": basic.assign,
+    "unassign": basic.unassign,
+    "community": basic.community,
+    "close": basic.close,
+    "reopen": basic.reopen,
+    "why": basic.why,
+    "link": links.link,
+    "unlink": links.unlink,
+    "join": consortium.join,
+    "roles": consortium.roles,
+    "leave": consortium.leave,
+    "initiative": workflow.initiative,
+    "offboard": workflow.offboard,
+    "sync": workflow.sync,
+}
+assert set(IMPLEMENTATIONS) == set(commands.SPEC_BY_NAME), "every command needs its code"
+
+
+async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
+    """Run the comment's commands in order, then plan the state, reactions and one reply."""
+    run = CommandRun(ctx, data)
+    for command in commands.parse(run.comment.get("body"))[:MAX_COMMANDS]:
+        await execute(run, command)
+    await run.finish()
+
+
+async def execute(run: CommandRun, command: Command) -> None:
+    settings = run.settings
+    if command.name in settings.ignore:
+        return
+    name = settings.resolve(command.name)
+    if name is None:
+        suggestion = commands.closest(command.name, settings.known_names())
+        run.done(command, "unknown", suggestion=suggestion or "")
+        return
+    spec = commands.SPEC_BY_NAME[name]
+    if not commands.arity_ok(spec, command):
+        run.done(command, "usage", usage=spec.usage)
+        return
+    level = settings.levels[name]
+    try:
+        if level != "representative":  # the command knows the community, and checks it
+            await run.require(level)
+        await IMPLEMENTATIONS[name](run, command)
+    except CommandError as error:
+        run.fail(command, error)
+    except SetupError as error:
+        run.ctx.note(f"permission lookup refused (403): {error}")
+        run.done(command, "setup", "lookup")
