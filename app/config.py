@@ -673,17 +673,14 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
     env = Renderer(templates_dir).env  # the filters templates may use, as at render time
     names = {w.template for w in workflows.values() if w.template}
     names |= {r.template for w in workflows.values() for r in w.reminders}
-    names |= set(env.list_templates(filter_func=lambda n: n.startswith("_")))  # macros
-    for name in COMMAND_TEMPLATES:
-        if not (templates_dir / name).is_file():
-            raise ConfigError(name, 0, f"commands need the template {name} in {templates_dir}")
-        names.add(name)
+    names |= {n for n in env.list_templates() if n.startswith("_")}  # macros
+    names |= set(COMMAND_TEMPLATES)  # the configured folder's, or else the shipped ones
     for name in sorted(names):
         try:
             env.get_template(name)
         except jinja2.TemplateSyntaxError as exc:
             raise ConfigError(name, exc.lineno or 0, f"template syntax: {exc.message}") from None
-        source = (templates_dir / name).read_text(encoding="utf-8")
+        source = env.loader.get_source(env, name)[0] if env.loader else ""
         for number, line in enumerate(source.splitlines(), start=1):
             for call in _MACRO_CALL.finditer(line):
                 if "|safe" not in call.group(0).replace(" ", ""):

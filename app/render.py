@@ -68,10 +68,20 @@ def _oneline(value: Any) -> Any:
     return " ".join(str(value).split()).replace("|", "/")
 
 
+SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
 class Renderer:
+    """Templates from the configured folder; what it lacks (command replies) from ours."""
+
     def __init__(self, templates_dir: Path) -> None:
         self.env = SandboxedEnvironment(
-            loader=jinja2.FileSystemLoader(str(templates_dir)),
+            loader=jinja2.ChoiceLoader(
+                [
+                    jinja2.FileSystemLoader(str(templates_dir)),
+                    jinja2.FileSystemLoader(str(SHIPPED_TEMPLATES)),
+                ]
+            ),
             autoescape=False,  # finalize does markdown-aware escaping instead
             finalize=_finalize,
             undefined=jinja2.StrictUndefined,

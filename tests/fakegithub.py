@@ -245,7 +245,13 @@ class FakeGitHub:
             )
         return {
             "issues": {
-                f"{i.repo}#{i.number}": (i.state, sorted(i.labels), sorted(i.assignees), i.title)
+                f"{i.repo}#{i.number}": (
+                    i.state,
+                    sorted(i.labels),
+                    sorted(i.assignees),
+                    i.title,
+                    i.body,
+                )
                 for i in self.issues.values()
             },
             "comments": sorted(comment_view(c) for c in self.comments.values()),

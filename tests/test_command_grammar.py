@@ -19,12 +19,14 @@ LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
         ("Thanks!\n/assign @ada\nand /close in prose", [("assign", ("@ada",))]),
         ('/label "interested: hypatia" support', [("label", ("interested: hypatia", "support"))]),
         ("/label “co-funded: hypatia”", [("label", ("co-funded: hypatia",))]),
-        ("/link example-org/hubs#3 https://github.com/o/r/issues/4", [
-            ("link", ("example-org/hubs#3", "https://github.com/o/r/issues/4"))
-        ]),  # fmt: skip
-        ("/join test endorse for hypatia\n/why", [
-            ("join", ("test", "endorse", "for", "hypatia")), ("why", ())
-        ]),  # fmt: skip
+        (
+            "/link example-org/hubs#3 https://github.com/o/r/issues/4",
+            [("link", ("example-org/hubs#3", "https://github.com/o/r/issues/4"))],
+        ),
+        (
+            "/join test endorse for hypatia\n/why",
+            [("join", ("test", "endorse", "for", "hypatia")), ("why", ())],
+        ),
         ("```\n/close\n```\n/reopen", [("reopen", ())]),
         ("~~~~\n/close\n~~~\n/close\n~~~~", []),  # a shorter fence does not close it
         ("> /close\n>/close", []),
@@ -81,7 +83,9 @@ BLOCK = st.one_of(
 
 
 @given(st.lists(BLOCK, max_size=12))
-def test_commands_in_code_or_quotes_are_never_found(blocks: list[tuple[str, str, list[str]]]) -> None:
+def test_commands_in_code_or_quotes_are_never_found(
+    blocks: list[tuple[str, str, list[str]]],
+) -> None:
     lines, expected = [], []
     for kind, name, args in blocks:
         text = " ".join(["/" + name, *args])

@@ -61,7 +61,7 @@ async def test_quoted_code_and_bot_comments_run_nothing_and_edits_do_not_replay(
     grant(fake, "helper")
     issue = plain_issue(fake)
     quoted = "> /label support\n\n```\n/close\n```\n\n    /close\n"
-    cid, row = await say(flywheel, issue, quoted, author=STAFF, association="CONTRIBUTOR")
+    cid, _ = await say(flywheel, issue, quoted, author=STAFF, association="CONTRIBUTOR")
     await say(flywheel, issue, "/close", author="helper", bot=True)
     edited = payloads.comment_event(
         fake, issue, "/close", author=STAFF, association="MEMBER", comment_id=cid, action="edited"
@@ -118,9 +118,7 @@ async def test_status_matches_board_options_case_insensitively(
     assert "Options: Refined, Up Next, In progress" in reply
 
 
-async def test_community_sets_label_and_replaces_the_old_one(
-    flywheel: Flywheel, fake: Any
-) -> None:
+async def test_community_sets_label_and_replaces_the_old_one(flywheel: Flywheel, fake: Any) -> None:
     grant(fake)
     issue = plain_issue(fake)
     await say(flywheel, issue, "/community hypatia", author=STAFF, association="CONTRIBUTOR")

@@ -8,6 +8,7 @@ the name of an issue in a private repository.
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from .. import forms, markers
@@ -73,7 +74,8 @@ class LinkState:
             entries = []
             for text in data["pinned"]:
                 other = _parse(text)
-                if other is None:
+                if other is None:  # a private request, kept opaque in a public comment
+                    entries.append({"ref": "", "title": "", "state": "", "hidden": True})
                     continue
                 issue = await self.issue(other) or {}
                 hidden = not here_private and await self.is_private(other.repo)
@@ -95,7 +97,22 @@ class LinkState:
 
 
 def _refs(value: Any) -> list[str]:
-    return [str(v) for v in value if _parse(str(v))] if isinstance(value, list) else []
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if _parse(str(v)) or str(v).startswith(OPAQUE)]
+
+
+OPAQUE = "private:"
+
+
+def opaque(ref: IssueRef) -> str:
+    """How a public issue's marker data names a private issue: not by its name.
+
+    Marker data is readable by anyone who can read the comment; a hash still
+    lets /unlink, typed by someone who knows the private issue, find the entry.
+    """
+    digest = hashlib.sha256(str(ref).lower().encode()).hexdigest()[:20]
+    return OPAQUE + digest
 
 
 def _parse(text: str) -> IssueRef | None:
@@ -140,11 +157,11 @@ async def _targets(run: CommandRun, command: Command) -> list[IssueRef]:
     return targets
 
 
-def _toggle(data: dict[str, list[str]], ref: IssueRef, *, pin: bool) -> None:
-    text = str(ref)
-    data["pinned"] = [r for r in data["pinned"] if r != text]
-    data["suppressed"] = [r for r in data["suppressed"] if r != text]
-    data["pinned" if pin else "suppressed"].append(text)
+def _toggle(data: dict[str, list[str]], ref: IssueRef, *, pin: bool, hide: bool) -> None:
+    forms_of_ref = {str(ref), opaque(ref)}
+    data["pinned"] = [r for r in data["pinned"] if r not in forms_of_ref]
+    data["suppressed"] = [r for r in data["suppressed"] if r not in forms_of_ref]
+    data["pinned" if pin else "suppressed"].append(opaque(ref) if hide else str(ref))
 
 
 async def link(run: CommandRun, command: Command) -> None:
@@ -159,7 +176,10 @@ async def unlink(run: CommandRun, command: Command) -> None:
 
 async def _change(run: CommandRun, command: Command, *, pin: bool) -> None:
     state = _state(run)
+    here_private = await state.is_private(run.ref.repo)
     for target in await _targets(run, command):
-        _toggle(await state.of(run.ref), target, pin=pin)
-        _toggle(await state.of(target), run.ref, pin=pin)
+        there_private = await state.is_private(target.repo)
+        hide_there = there_private and not here_private
+        _toggle(await state.of(run.ref), target, pin=pin, hide=hide_there)
+        _toggle(await state.of(target), run.ref, pin=pin, hide=here_private and not there_private)
     run.done(command)

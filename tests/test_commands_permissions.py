@@ -1,0 +1,118 @@
+"""Who may run a command: association proves, GitHub's endpoints decide, 403 is a setup error."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+
+from app.config import Config
+from tests.commenting import replies, say
+from tests.conftest import ORG, REPO, Flywheel
+from tests.test_commands_basic import grant, plain_issue
+
+CHANGING = [
+    "/label support",
+    "/remove-label support",
+    "/assign @ada",
+    "/unassign @ada",
+    "/community hypatia",
+    "/close",
+    "/reopen",
+    "/sync",
+    "/offboard",
+    "/initiative",
+    "/link example-org/hubs#1",
+]
+
+
+@pytest.mark.parametrize("association", ["NONE", "CONTRIBUTOR", "FIRST_TIMER"])
+async def test_outsiders_change_nothing(flywheel: Flywheel, fake: Any, association: str) -> None:
+    target = plain_issue(fake, "Another community's request")
+    issue = plain_issue(fake)
+    fake.issue(REPO, issue.number).labels.append("community: hypatia")
+    before = fake.snapshot()
+    for command in CHANGING:
+        cid, _ = await say(flywheel, issue, command, author="mallory", association=association)
+        assert fake.reactions_on(cid) == ["confused"], command
+    assert target.number == 1
+    after = fake.snapshot()
+    # Only the replies explaining the refusals were written; nothing else moved.
+    assert after["issues"] == before["issues"]
+    assert (after["labels"], after["boards"]) == (before["labels"], before["boards"])
+    written = {c.path for c in fake.calls if c.method in ("POST", "PATCH", "DELETE")}
+    assert all(p.endswith(("/comments", "/reactions", "/access_tokens")) for p in written)
+    refusals = replies(fake, issue)
+    assert len(refusals) == len(CHANGING)
+    assert (
+        "`/label` was not run: it needs **triage** access to this repository or more"
+        in (refusals[0])
+    )
+    assert (
+        "`/close` was not run: it needs the issue's author or an organisation member"
+        in (refusals[5])
+    )
+    assert "`/offboard` was not run: it needs **maintain** access" in refusals[8]
+
+
+async def test_owner_association_proves_without_asking(flywheel: Flywheel, fake: Any) -> None:
+    issue = plain_issue(fake)
+    await say(flywheel, issue, "/label support", author="olga", association="OWNER")
+    assert fake.issue(REPO, issue.number).labels == ["support"]
+    assert not [c for c in fake.calls if "/permission" in c.path or "/members/" in c.path]
+
+
+async def test_a_private_member_shown_as_contributor_is_asked_about(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    issue = plain_issue(fake)
+    fake.org_members.add((ORG, "priya"))
+    cid, _ = await say(flywheel, issue, "/close", author="priya", association="CONTRIBUTOR")
+    assert fake.issue(REPO, issue.number).state == "closed"
+    assert fake.reactions_on(cid) == ["+1"]
+
+
+async def test_the_author_may_close_their_own_issue(flywheel: Flywheel, fake: Any) -> None:
+    issue = plain_issue(fake)  # opened by ada
+    await say(flywheel, issue, "/close", author="ada", association="NONE")
+    assert fake.issue(REPO, issue.number).state == "closed"
+
+
+async def test_answers_are_cached_briefly(flywheel: Flywheel, fake: Any) -> None:
+    grant(fake)
+    issue = plain_issue(fake)
+    for body in ("/label support", "/label event", "/remove-label event"):
+        await say(flywheel, issue, body, author="tomas", association="CONTRIBUTOR")
+    lookups = [c for c in fake.calls if c.path.endswith("/collaborators/tomas/permission")]
+    assert len(lookups) == 1
+
+
+async def test_a_403_is_reported_as_setup_not_as_no(flywheel: Flywheel, fake: Any) -> None:
+    issue = plain_issue(fake)
+    fake.forbid_people_lookups = True
+    _, row = await say(flywheel, issue, "/label support", author="tomas", association="NONE")
+    assert fake.issue(REPO, issue.number).labels == []
+    (reply,) = replies(fake, issue)
+    assert "could not check permissions because GitHub refused the lookup" in reply
+    assert "**Members: read**" in reply
+    assert any("403" in note for note in row["outcome"]["notes"])
+
+
+async def test_team_level_from_config(
+    make_flywheel: Any, fake_url: str, config: Config, fake: Any
+) -> None:
+    commands = config.settings.commands
+    levels = {**commands.levels, "label": "team:community-team"}
+    settings = dataclasses.replace(
+        config.settings, commands=dataclasses.replace(commands, levels=levels)
+    )
+    flywheel = await make_flywheel(fake_url, dataclasses.replace(config, settings=settings))
+    fake.teams[(ORG, "community-team")] = {"lin"}
+    grant(fake, "tomas", "write")
+    issue = plain_issue(fake)
+    await say(flywheel, issue, "/label support", author="tomas", association="CONTRIBUTOR")
+    assert fake.issue(REPO, issue.number).labels == []
+    await say(flywheel, issue, "/label support", author="lin", association="CONTRIBUTOR")
+    assert fake.issue(REPO, issue.number).labels == ["support"]
+    assert "membership of the **community-team** team" in replies(fake, issue)[0]
