@@ -95,10 +95,25 @@ async def test_help_lists_the_commands_of_this_issue(flywheel: Flywheel, fake: A
     assert "| `/help` | anyone |" in reply
     assert "/join" not in reply, "membership commands only show on consortium issues"
     assert fake.reactions_on(cid) == ["+1"]
-    # A redelivery of the same comment does not reply twice.
-    calls_before = len(fake.comments)
-    rows = await flywheel.state.journal.for_issue(REPO, issue.number)
-    assert rows and len(fake.comments) == calls_before
+    # GitHub redelivers the same comment (a new delivery id): no second reply, no new reaction.
+    again = payloads.comment_event(
+        fake, issue, "/help", author="visitor", association="NONE", comment_id=cid
+    )
+    await flywheel.deliver("issue_comment", again)
+    assert len(replies(fake, issue)) == 1
+    assert fake.reactions_on(cid) == ["+1"]
+
+
+async def test_typed_arguments_never_mention_run_or_template(flywheel: Flywheel, fake: Any) -> None:
+    grant(fake)
+    issue = plain_issue(fake)
+    body = '/label "@example-org/everyone {{ 7*7 }} <!-- --> \u200b" "\n/close"\n/xyz @ada'
+    await say(flywheel, issue, body, author=STAFF, association="CONTRIBUTOR")
+    (reply,) = replies(fake, issue)
+    assert "@example-org" not in reply and "@ada" not in reply, "no mention fires"
+    assert "{{" not in reply and "49" not in reply, "no template runs"
+    assert "<!-- -->" not in reply and reply.count("-->") == 1, "our marker survives"
+    assert fake.issue(REPO, issue.number).state == "open"
 
 
 async def test_status_matches_board_options_case_insensitively(

@@ -135,3 +135,67 @@ def test_check_config_reports_a_drifted_form_with_its_line(tmp_path: Path) -> No
     line = next(n for n, t in enumerate(text.splitlines(), 1) if "OVH" in t)
     assert f"onboarding.yml:{line}: dropdown 'Cloud provider' offers 'OVH'" in err
     assert "initiative.yml:1: feeds workflow initiative (by headings) but does not apply" in err
+
+
+def readme_commands_yaml() -> str:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Slash commands") :]
+    return section.split("```yaml\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readme_commands_example_is_valid_config(tmp_path: Path) -> None:
+    folder = write_config(
+        tmp_path, "event-hub.yaml", EVENT_HUB.replace("comment:\n  template: event-hub.md.j2\n", "")
+    )
+    (folder / "flywheel.yaml").write_text(
+        f"templates: {ROOT / 'templates'}\n" + readme_commands_yaml()
+    )
+    commands = load_config(folder).settings.commands
+    assert commands.levels["label"] == "team:community-team"
+    assert commands.resolve("unlabel") == "remove-label"
+    assert commands.resolve("offboard") is None
+    assert commands.representatives_team == "{community}-representatives"
+
+
+@pytest.mark.parametrize(
+    ("commands_yaml", "line", "reason"),
+    [
+        ("commands:\n  permissions: {lable: triage}\n", 2, "'lable' is not a command"),
+        (
+            "commands:\n  permissions:\n    label: wizard\n",
+            3,
+            "permission of /label must be one of",
+        ),
+        ("commands:\n  aliases: {l: nothing}\n", 2, "alias 'l' must name a command"),
+        ("commands:\n  disabled: [teleport]\n", 2, "'teleport' is not a command"),
+        ("commands:\n  representatives_team: reps\n", 2, "must contain {community}"),
+        ("commands:\n  colour: blue\n", 2, "unknown key 'colour' in commands"),
+    ],
+)
+def test_bad_command_config_names_the_line(
+    tmp_path: Path, commands_yaml: str, line: int, reason: str
+) -> None:
+    folder = write_config(
+        tmp_path, "event-hub.yaml", EVENT_HUB.replace("comment:\n  template: event-hub.md.j2\n", "")
+    )
+    (folder / "flywheel.yaml").write_text(f"templates: {ROOT / 'templates'}\n" + commands_yaml)
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert (caught.value.file, caught.value.line) == ("flywheel.yaml", line + 1)
+    assert reason in caught.value.reason
+
+
+def test_a_macro_printed_without_safe_is_refused(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "_macros.md.j2").write_text(
+        "{% macro footer(t) %}<sub>{{ t }}</sub>{% endmacro %}"
+    )
+    (templates / "event-hub.md.j2").write_text(
+        '{% import "_macros.md.j2" as m %}\nHello\n{{ m.footer(footer) }}\n'
+    )
+    folder = write_config(tmp_path, "event-hub.yaml", EVENT_HUB)
+    (folder / "flywheel.yaml").write_text(f"templates: {templates}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert (caught.value.file, caught.value.line) == ("event-hub.md.j2", 3)
