@@ -166,6 +166,7 @@ class CommandSettings:
     registry_repo: str | None = None  # where communities' workflow issues live; default: here
     initiative_workflow: str = "initiative"  # what /initiative turns an issue into
     offboard_workflow: str = "offboarding"  # what /offboard opens
+    status_field: str = "Status"  # the board field /status sets
 
     def resolve(self, name: str) -> str | None:
         """The command a typed name means, or None when unknown or disabled."""
@@ -537,6 +538,7 @@ def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
             "registry_repo",
             "initiative_workflow",
             "offboard_workflow",
+            "status_field",
         },
     )
     known = set(commands.SPEC_BY_NAME)
@@ -580,6 +582,7 @@ def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
         registry_repo=reader.typed(c, "registry_repo", str, None),
         initiative_workflow=reader.typed(c, "initiative_workflow", str, "initiative"),
         offboard_workflow=reader.typed(c, "offboard_workflow", str, "offboarding"),
+        status_field=reader.typed(c, "status_field", str, "Status"),
     )
 
 

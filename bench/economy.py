@@ -212,6 +212,29 @@ def initiative_in_consortium(fake: FakeGitHub) -> tuple[list[Event], Callable[[]
     return [opened(fake, consortium)], lambda: opened(fake, issue)
 
 
+def said(fake: FakeGitHub, issue: Issue, body: str, author: str, association: str) -> Event:
+    cid = fake.add_comment(REPO, issue.number, body, user=author)
+    event = payloads.comment_event(
+        fake, issue, body, author=author, association=association, comment_id=cid
+    )
+    return ("issue_comment", event)
+
+
+def command_label(fake: FakeGitHub) -> tuple[list[Event], Callable[[], Event]]:
+    fake.permissions[(REPO, "tomas")] = "triage"
+    issue = fake.add_issue(REPO, "Our hub is out of disk space", "Since Monday.", user="ada")
+    return [], lambda: said(fake, issue, "/label support", "tomas", "CONTRIBUTOR")
+
+
+def command_join(fake: FakeGitHub) -> tuple[list[Event], Callable[[], Event]]:
+    answers = {**ONBOARDING, "Community slug": "lovelace", "Community representatives": "@charles"}
+    issue_from_form(fake, "onboarding.yml", answers, "Lovelace Institute")
+    consortium = issue_from_form(fake, "consortium.yml", CONSORTIUM, "GPU teaching hubs")
+    return [opened(fake, consortium)], lambda: said(
+        fake, consortium, "/join test endorse", "charles", "NONE"
+    )
+
+
 SCENARIOS: list[tuple[str, Scenario]] = [
     ("onboarding opened", onboarding_opened),
     ("onboarding edit, no change", onboarding_edit_nothing),
@@ -222,6 +245,8 @@ SCENARIOS: list[tuple[str, Scenario]] = [
     ("initiative opened", initiative_opened),
     ("consortium opened", consortium_opened),
     ("initiative naming consortium", initiative_in_consortium),
+    ("/label support (triager)", command_label),
+    ("/join test endorse", command_join),
 ]
 
 

@@ -167,3 +167,16 @@ async def test_why_tells_what_flywheel_did(flywheel: Flywheel, fake: Any, board:
     assert "`issues.opened` · done" in reply
     assert "why: matched workflow onboarding (onboarding.yaml)" in reply
     assert "applied: labels on example-org/hubs#1" in reply
+
+
+async def test_a_github_refusal_is_told_and_the_other_commands_still_run(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    grant(fake)
+    issue = open_onboarding(fake, ANSWERS)  # its board does not exist on the fake
+    cid, row = await say(flywheel, issue, "/status Done\n/label support", author=STAFF)
+    assert row["state"] == "done", "a refusal the person was told about is not a failure"
+    assert "support" in fake.issue(REPO, issue.number).labels
+    (reply,) = replies(fake, issue)
+    assert "`/status` failed: GitHub refused it (board example-org/1 not found" in reply
+    assert sorted(fake.reactions_on(cid)) == ["+1", "confused"]

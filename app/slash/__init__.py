@@ -12,6 +12,7 @@ from typing import Any
 from .. import commands
 from ..commands import Command
 from ..context import HandlerContext
+from ..github import PermanentGitHubError
 from ..permissions import SetupError
 from . import basic, consortium, links, workflow
 from .run import MAX_COMMANDS, CommandError, CommandRun
@@ -72,3 +73,5 @@ async def execute(run: CommandRun, command: Command) -> None:
     except SetupError as error:
         run.ctx.note(f"permission lookup refused (403): {error}")
         run.done(command, "setup", "lookup")
+    except PermanentGitHubError as error:  # e.g. the board is gone: say so, run the rest
+        run.done(command, "error", "github", detail=str(error)[:300])

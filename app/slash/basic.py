@@ -106,7 +106,11 @@ async def remove_label(run: CommandRun, command: Command) -> None:
 
 
 async def status(run: CommandRun, command: Command) -> None:
-    """/status VALUE → the board's Status field, matched case-insensitively to its options."""
+    """/status VALUE → the board's status field, matched case-insensitively to its options.
+
+    Boards name things differently (``In progress`` / ``In Progress``): the option is
+    resolved against the board itself, never against our config.
+    """
     workflow = run.workflow
     if workflow is None or workflow.board is None:
         raise CommandError("not_here", "no_board")
@@ -115,13 +119,13 @@ async def status(run: CommandRun, command: Command) -> None:
     ctx = run.ctx
     if ctx.gh is not None and ctx.caches is not None:
         board = await ctx.caches.board(ctx.gh, workflow.board.owner, workflow.board.number)
-        field = board.field("Status")
+        field = board.field(run.settings.status_field)
         options = list(field.option_names) if field else []
         match = next((o for o in options if o.lower() == wanted.lower()), None)
         if match is None:
             raise CommandError("invalid", "status_unknown", values=[wanted], allowed=options)
         value = match
-    run.board_fields["Status"] = value
+    run.board_fields[run.settings.status_field] = value
     run.done(command)
 
 
