@@ -104,7 +104,7 @@ def _closes(fence: str, line: str) -> bool:
 
 def closest(name: str, known: Iterable[str]) -> str | None:
     """The known command a mistyped name most likely meant, if any is close."""
-    matches = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.5)
+    matches = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.65)
     return matches[0] if matches else None
 
 
