@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from .. import forms, markers
+from .. import forms
 from ..commands import Command
 from ..github import PermanentGitHubError, classify
+from ..handlers.workflows import existing_marker_data
 from ..plan import IssueRef, UpsertComment
 from ..render import renderer_for, trusted
 from .run import CommandError, CommandRun
@@ -33,10 +34,7 @@ class LinkState:
 
     async def of(self, ref: IssueRef) -> dict[str, list[str]]:
         if ref not in self.data:
-            found: dict[str, Any] = {}
-            if self.run.ctx.gh is not None:
-                for comment in await self.run.ctx.comments.get(self.run.ctx.gh, ref):
-                    found = markers.bot_markers(comment).get(LINKS_KEY, found)
+            found = await existing_marker_data(self.run.ctx, ref, LINKS_KEY)
             self.data[ref] = {
                 "pinned": _refs(found.get("pinned")),
                 "suppressed": _refs(found.get("suppressed")),
@@ -128,7 +126,6 @@ def _state(run: CommandRun) -> LinkState:
     if run.links is None:
         run.links = LinkState(run)
         run.finishers.append(run.links.plan)
-    assert isinstance(run.links, LinkState)
     return run.links
 
 

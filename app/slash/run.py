@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .. import commands, membership, workflows
+from .. import membership, workflows
 from ..commands import Command
 from ..config import Workflow
 from ..context import HandlerContext
@@ -32,6 +32,9 @@ from ..plan import (
     UpsertComment,
 )
 from ..render import renderer_for, trusted
+
+if TYPE_CHECKING:
+    from .links import LinkState
 
 REPLY_TEMPLATE = "command-reply.md.j2"
 MAX_COMMANDS = 10  # a comment holding more is answered for the first ten only
@@ -104,7 +107,7 @@ class CommandRun:
         self.long_work = False
         self.rerender_workflow = False  # labels its comment shows changed: re-render it
         self.history: list[membership.Entry] | None = None  # a consortium's, once changed
-        self.links: object | None = None  # the link state, when /link or /unlink ran
+        self.links: LinkState | None = None  # when /link or /unlink ran
         self.finishers: list[Callable[[], Awaitable[None]]] = []  # plan what commands gathered
 
     # -- what commands change --------------------------------------------------------
@@ -193,7 +196,3 @@ class CommandRun:
             footer=trusted(self.ctx.config.settings.help_footer),
         )
         self.ctx.add(UpsertComment(self.ref, f"reply.{comment_id}", body, once=True))
-
-
-def usage_of(name: str) -> str:
-    return commands.SPEC_BY_NAME[name].usage
