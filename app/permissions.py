@@ -44,12 +44,6 @@ class Commenter:
     issue_author: str
 
 
-@dataclass(frozen=True)
-class Decision:
-    allowed: bool
-    level: str
-
-
 class PermissionChecker:
     """Answers "may this person act at this level here?", caching GitHub's answers briefly."""
 
@@ -60,12 +54,7 @@ class PermissionChecker:
             4096, ttl
         )
 
-    async def allows(
-        self, gh: GitHubClient | None, repo: str, who: Commenter, level: str
-    ) -> Decision:
-        return Decision(await self._allows(gh, repo, who, level), level)
-
-    async def _allows(self, gh: GitHubClient | None, repo: str, who: Commenter, level: str) -> bool:
+    async def allows(self, gh: GitHubClient | None, repo: str, who: Commenter, level: str) -> bool:
         association = who.association.upper()
         if level == "anyone" or association == "OWNER":
             return True

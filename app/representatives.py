@@ -8,13 +8,10 @@ organisation keeps a team per community (``representatives_team`` in config).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 from . import forms, workflows
 from .context import HandlerContext
-
-_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})")
 
 
 def registry_repo(ctx: HandlerContext, repo: str) -> str:
@@ -42,7 +39,8 @@ async def registry(ctx: HandlerContext, repo: str) -> Mapping[str, frozenset[str
             if not community:
                 continue
             people = found.setdefault(community, set())
-            people.update(login.lower() for login in _LOGIN.findall(values.get(field_id)))
+            # A handles field reads "ada, grace" once forms has normalised it.
+            people.update(h.lower() for h in values.get(field_id).split(", ") if h)
             author = (issue.get("user") or {}).get("login")
             if author and (issue.get("user") or {}).get("type") != "Bot":
                 people.add(str(author).lower())

@@ -7,12 +7,12 @@ import re
 import time
 from typing import Any
 
-from .. import commands, forms
+from .. import commands
 from ..commands import Command
 from ..config import fill
 from ..labels import LabelSpec
 from ..render import trusted
-from .run import CommandError, CommandRun
+from .run import CommandError, CommandRun, community_slug
 
 _LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$")
 CLOSE_REASONS = {"completed": "completed", "not-planned": "not_planned", "duplicate": "duplicate"}
@@ -159,9 +159,7 @@ async def unassign(run: CommandRun, command: Command) -> None:
 async def community(run: CommandRun, command: Command) -> None:
     """/community SLUG → label ``community: SLUG`` (replacing another) and the board field."""
     (typed,) = command.args
-    slug = forms.slugify(typed)
-    if not slug or slug != typed.lower():
-        raise CommandError("invalid", "bad_slug", values=[typed], suggestion=slug)
+    slug = community_slug(typed)
     for name in list(run.labels.values()):
         if name.lower().startswith("community:"):
             run.remove_label(name)

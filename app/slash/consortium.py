@@ -9,10 +9,10 @@ comment's marker data, and the members table is recomputed from it.
 
 from __future__ import annotations
 
-from .. import forms, membership, representatives
+from .. import membership, representatives
 from ..commands import Command, split_for
 from ..handlers.workflows import membership_history
-from .run import CommandError, CommandRun
+from .run import CommandError, CommandRun, community_slug
 
 
 async def join(run: CommandRun, command: Command) -> None:
@@ -66,10 +66,7 @@ async def _record(run: CommandRun, command: Command, op: str) -> None:
 
 async def _community(run: CommandRun, named: str | None) -> str:
     if named is not None:
-        slug = forms.slugify(named)
-        if not slug or slug != named.lower():
-            raise CommandError("invalid", "bad_slug", values=[named], suggestion=slug)
-        return slug
+        return community_slug(named)
     mine = await representatives.communities_of(run.ctx, run.ref.repo, run.commenter.login)
     if len(mine) == 1:
         return mine[0]

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import membership, workflows
+from .. import forms, membership, workflows
 from ..commands import Command
 from ..config import Workflow
 from ..context import HandlerContext
@@ -130,8 +130,7 @@ class CommandRun:
             self.ctx.note(f"dry run: {self.commenter.login}'s {level!r} permission not checked")
             return
         checker = self.ctx.permissions or PermissionChecker()
-        decision = await checker.allows(self.ctx.gh, repo or self.ref.repo, self.commenter, level)
-        if not decision.allowed:
+        if not await checker.allows(self.ctx.gh, repo or self.ref.repo, self.commenter, level):
             raise CommandError("refused", "permission", level=level, **info)
 
     def done(self, command: Command, kind: str = "done", reason: str = "", **info: Any) -> None:
@@ -196,3 +195,11 @@ class CommandRun:
             footer=trusted(self.ctx.config.settings.help_footer),
         )
         self.ctx.add(UpsertComment(self.ref, f"reply.{comment_id}", body, once=True))
+
+
+def community_slug(typed: str) -> str:
+    """A community named in a command: its slug exactly, or a refusal suggesting one."""
+    slug = forms.slugify(typed)
+    if not slug or slug != typed.lower():
+        raise CommandError("invalid", "bad_slug", values=[typed], suggestion=slug)
+    return slug

@@ -73,17 +73,12 @@ async def _consortium_section(run: CommandRun, target: Workflow, typed: str) -> 
 async def offboard(run: CommandRun, command: Command) -> None:
     """/offboard → an offboarding issue for this issue's community, filled from this one."""
     target = _workflow(run, run.settings.offboard_workflow)
-    source = run.workflow
-    values = forms.read(source, run.issue.get("body")) if source else None
-    community = workflows.community_of(
-        source or target,
-        values or forms.read(target, ""),
-        list(run.labels.values()),
-    )
+    source = run.workflow or target  # a plain issue: only its community label counts
+    values = forms.read(source, run.issue.get("body") if run.workflow else "")
+    community = workflows.community_of(source, values, list(run.labels.values()))
     if not community:
         raise CommandError("invalid", "no_community")
-    known = dict(values.values) if values else {}
-    known["community"] = community
+    known = {**values.values, "community": community}
     sections = [
         {"heading": trusted(spec.heading), "value": known.get(spec.id, "")}
         for spec in target.fields
