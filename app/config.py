@@ -180,6 +180,37 @@ class CommandSettings:
         return names + [a for a, target in self.aliases.items() if target not in self.disabled]
 
 
+SHARED_NEED_LABEL = LabelSpec(
+    "shared-need", "0e8a16", "Several communities ask for this: a candidate initiative"
+)
+
+
+@dataclass(frozen=True)
+class SharedNeedSettings:
+    """When several communities ask for one thing: label it, and put it on the roadmap board."""
+
+    min_communities: int = 3
+    label: LabelSpec = SHARED_NEED_LABEL
+    board_owner: str | None = None
+    board_number: int | None = None
+    board_fields: tuple[tuple[str, str], ...] = ()  # set when an issue is put on the board
+    private_on_board: bool = False  # boards are often public: private issues stay off them
+
+
+@dataclass(frozen=True)
+class LinkingSettings:
+    """How requests from different communities are linked (``linking:`` in flywheel.yaml)."""
+
+    enabled: bool = True
+    threshold: float = 0.25
+    label_weight: float = 0.1
+    workflow_weight: float = 0.05
+    max_links: int = 5
+    closed_within_days: int = 180
+    thesaurus: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    shared_need: SharedNeedSettings = SharedNeedSettings()
+
+
 @dataclass(frozen=True)
 class GlobalConfig:
     templates_dir: Path
@@ -187,6 +218,7 @@ class GlobalConfig:
     help_footer: str = ""
     ignore_bots: bool = True
     commands: CommandSettings = CommandSettings()
+    linking: LinkingSettings = LinkingSettings()
 
 
 @dataclass(frozen=True)
@@ -262,7 +294,13 @@ class _Reader:
             raise self.fail(container, key, f"{key!r} must be a number")
         if not isinstance(value, kind):
             names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
-            wanted = {"str": "text", "int": "a number", "bool": "true or false", "list": "a list"}
+            wanted = {
+                "str": "text",
+                "int": "a number",
+                "int/float": "a number",
+                "bool": "true or false",
+                "list": "a list",
+            }
             raise self.fail(container, key, f"{key!r} must be {wanted.get(names, names)}")
         return value
 
@@ -586,6 +624,88 @@ def _parse_commands(reader: _Reader, top: Mapping[str, Any]) -> CommandSettings:
     )
 
 
+def _parse_linking(reader: _Reader, top: Mapping[str, Any]) -> LinkingSettings:
+    if "linking" not in top:
+        return LinkingSettings()
+    c = reader.mapping(
+        top["linking"],
+        "linking",
+        {
+            "enabled",
+            "threshold",
+            "label_weight",
+            "workflow_weight",
+            "max_links",
+            "closed_within_days",
+            "thesaurus",
+            "shared_need",
+        },
+    )
+    weights = {}
+    for key, default in (("threshold", 0.25), ("label_weight", 0.1), ("workflow_weight", 0.05)):
+        weights[key] = float(reader.typed(c, key, (int, float), default))
+        if not 0 <= weights[key] <= 1:
+            raise reader.fail(c, key, f"{key!r} must be between 0 and 1")
+    counts = {}
+    for key, default in (("max_links", 5), ("closed_within_days", 180)):
+        counts[key] = reader.typed(c, key, int, default)
+        if counts[key] < 0:
+            raise reader.fail(c, key, f"{key!r} must be 0 or more")
+    thesaurus = {}
+    for name in reader.typed(c, "thesaurus", dict, {}):
+        if not re.fullmatch(r"[a-z][a-z0-9-]*", str(name)):
+            raise reader.fail(c["thesaurus"], name, f"thesaurus group {name!r}: lower-case name")
+        thesaurus[str(name)] = reader.strings(c["thesaurus"], name)
+    return LinkingSettings(
+        enabled=reader.typed(c, "enabled", bool, True),
+        threshold=weights["threshold"],
+        label_weight=weights["label_weight"],
+        workflow_weight=weights["workflow_weight"],
+        max_links=counts["max_links"],
+        closed_within_days=counts["closed_within_days"],
+        thesaurus=thesaurus,
+        shared_need=_parse_shared_need(reader, c),
+    )
+
+
+def _parse_shared_need(reader: _Reader, linking: Mapping[str, Any]) -> SharedNeedSettings:
+    if "shared_need" not in linking:
+        return SharedNeedSettings()
+    c = reader.mapping(
+        linking["shared_need"],
+        "shared_need",
+        {"min_communities", "label", "board", "private_on_board"},
+    )
+    minimum = reader.typed(c, "min_communities", int, 3)
+    if minimum < 2:
+        raise reader.fail(c, "min_communities", "a need is shared by 2 communities or more")
+    default = SharedNeedSettings().label
+    label = default
+    if "label" in c:
+        spec = reader.mapping(c["label"], "label", {"name", "color", "description"}, {"name"})
+        label = LabelSpec(
+            reader.typed(spec, "name", str, default.name),
+            reader.typed(spec, "color", str, default.color),
+            reader.typed(spec, "description", str, ""),
+        )
+    owner, number, fields = None, None, ()
+    if "board" in c:
+        board = reader.mapping(
+            c["board"], "board", {"owner", "number", "fields"}, {"owner", "number"}
+        )
+        owner = reader.typed(board, "owner", str, None)
+        number = reader.typed(board, "number", int, None)
+        fields = _field_values(reader, board, "fields", set())
+    return SharedNeedSettings(
+        min_communities=minimum,
+        label=label,
+        board_owner=owner,
+        board_number=number,
+        board_fields=fields,
+        private_on_board=reader.typed(c, "private_on_board", bool, False),
+    )
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         return yamlmarks.load(path.read_text(encoding="utf-8"))
@@ -606,7 +726,14 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
     top = reader.mapping(
         data,
         "flywheel.yaml",
-        {"templates", "reminder_interval_minutes", "help_footer", "ignore_bots", "commands"},
+        {
+            "templates",
+            "reminder_interval_minutes",
+            "help_footer",
+            "ignore_bots",
+            "commands",
+            "linking",
+        },
     )
     templates = reader.typed(top, "templates", str, None)
     templates_dir = (directory / templates).resolve() if templates else default_templates
@@ -623,6 +750,7 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         help_footer=reader.typed(top, "help_footer", str, ""),
         ignore_bots=reader.typed(top, "ignore_bots", bool, True),
         commands=_parse_commands(reader, top),
+        linking=_parse_linking(reader, top),
     )
 
 

@@ -12,6 +12,7 @@ from .plan import Action, CommentLists, IssueRef
 if TYPE_CHECKING:
     from .config import Config
     from .github import GitHubClient
+    from .index import RequestIndex
     from .journal import Journal
     from .permissions import PermissionChecker
     from .plan import Caches
@@ -29,6 +30,7 @@ class HandlerContext:
     comments: CommentLists = field(default_factory=CommentLists)  # shared with the executor
     caches: Caches | None = None  # process-wide: boards, repo labels, representatives
     permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
+    index: RequestIndex | None = None  # every community request: what linking searches
 
     @property
     def data(self) -> dict[str, Any]:

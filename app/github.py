@@ -384,8 +384,13 @@ class GitHubApp:
 
 async def installation_repositories(gh: GitHubClient) -> list[str]:
     """The repositories an installation reaches, archived ones left out (nothing happens there)."""
+    return [r["full_name"] for r in await installation_repository_objects(gh)]
+
+
+async def installation_repository_objects(gh: GitHubClient) -> list[dict[str, Any]]:
+    """The same repositories as GitHub describes them (``private`` matters to linking)."""
     return [
-        r["full_name"]
+        r
         async for r in gh.getiter(
             "/installation/repositories?per_page=100", iterable_key="repositories"
         )

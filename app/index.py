@@ -13,9 +13,12 @@ from __future__ import annotations
 import math
 import re
 import sqlite3
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+
+SCHEMA_VERSION = 2  # the index is a cache: a different version is dropped and rebuilt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -32,46 +35,100 @@ CREATE TABLE IF NOT EXISTS requests (
     state TEXT NOT NULL DEFAULT 'open',
     private INTEGER NOT NULL DEFAULT 0,
     updated_at TEXT NOT NULL DEFAULT '',
+    closed_at TEXT NOT NULL DEFAULT '',
+    title_terms TEXT NOT NULL DEFAULT '',
+    body_terms TEXT NOT NULL DEFAULT '',
     UNIQUE (installation, repo, number)
 );
+CREATE INDEX IF NOT EXISTS requests_by_repo ON requests (installation, repo);
 CREATE VIRTUAL TABLE IF NOT EXISTS requests_text USING fts5(
-    title, body, content='requests', content_rowid='rowid', tokenize='porter unicode61'
+    title_terms, body_terms, content='requests', content_rowid='rowid', tokenize='unicode61'
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS requests_vocab USING fts5vocab(requests_text, 'row');
 CREATE TRIGGER IF NOT EXISTS requests_ai AFTER INSERT ON requests BEGIN
-    INSERT INTO requests_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO requests_text(rowid, title_terms, body_terms)
+    VALUES (new.rowid, new.title_terms, new.body_terms);
 END;
 CREATE TRIGGER IF NOT EXISTS requests_ad AFTER DELETE ON requests BEGIN
-    INSERT INTO requests_text(requests_text, rowid, title, body)
-    VALUES ('delete', old.rowid, old.title, old.body);
+    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
+    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
 END;
 CREATE TRIGGER IF NOT EXISTS requests_au AFTER UPDATE ON requests BEGIN
-    INSERT INTO requests_text(requests_text, rowid, title, body)
-    VALUES ('delete', old.rowid, old.title, old.body);
-    INSERT INTO requests_text(rowid, title, body) VALUES (new.rowid, new.title, new.body);
+    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
+    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
+    INSERT INTO requests_text(rowid, title_terms, body_terms)
+    VALUES (new.rowid, new.title_terms, new.body_terms);
 END;
+"""
+_DROP = """
+DROP TRIGGER IF EXISTS requests_ai; DROP TRIGGER IF EXISTS requests_ad;
+DROP TRIGGER IF EXISTS requests_au; DROP TABLE IF EXISTS requests_vocab;
+DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
 """
 
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
-_MARKUP = re.compile(r"<!--.*?-->|<[^>]+>|!\[[^\]]*\]\([^)]*\)|\]\([^)]*\)|[#>*_~|\[\]-]+", re.S)
+_FORM_NOISE = re.compile(r"^#{1,6} .*$|_No response_|https?://\S+|\S+@\S+|@[\w-]+", re.M)
+_LINKS = re.compile(r"<!--.*?-->|<[^>]+>|!\[[^\]]*\]\([^)]*\)|\]\([^)]*\)", re.S)
+_MARKS = re.compile(r"[#>*_~|\[\]-]+")
 _WORD = re.compile(r"[a-z0-9]+")
-# Words every request has: they say nothing about the need.
+# Words any request may use: they say nothing about the need.
 _STOPWORDS_TEXT = """
-a about after all also an and any are as at be been but by can could do does for from get has
-have hub hubs i if in into is it its just like may me more my need needs no not of on or our
-please should so some that the their them then there these they this to up us use using want
-was we were what when which while who will with would you your response none
+a about after all also am an and any are as at be been being but by can could did do does done
+for from get got has have hub hubs how i if in into is it its just like may me more most much my
+need needs no not now of on one or our out please should so some such than that the their them
+then there these they this those to too up us use used using very want was way we were what when
+where which while who why will with would you your response none other others thanks thank hello
+hi able make new etc
 """
 STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 
 def plain_text(markdown: str | None) -> str:
-    """Markdown reduced to the words people wrote (code, links, markup and markers removed)."""
-    text = _CODE.sub(" ", markdown or "")
-    return " ".join(_MARKUP.sub(" ", text).split())
+    """Markdown reduced to the words people wrote: no code, links, markup, headings, handles."""
+    text = _FORM_NOISE.sub(" ", _LINKS.sub(" ", _CODE.sub(" ", markdown or "")))
+    return " ".join(_MARKS.sub(" ", text).split())
 
 
 def terms(text: str) -> list[str]:
-    return [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 2]
+    """The stems of a text's meaningful words, in order (stopwords, numbers, short words out)."""
+    return [
+        stem(w)
+        for w in _WORD.findall(text.lower())
+        if len(w) > 2 and w not in STOPWORDS and not w.isdigit()
+    ]
+
+
+_SUFFIXES = ("ations", "ation", "ising", "izing", "ised", "ized", "ise", "ize", "ments", "ment")
+
+
+def stem(word: str) -> str:
+    """A light English stemmer: "quotas"/"quota", "grading"/"grade", "culled"/"cull" meet.
+
+    Light on purpose: it only has to be the same on both sides of a comparison,
+    and over-stemming joins needs that differ ("stor-age", "stor-y").
+    """
+    w = word
+    if len(w) <= 3:
+        return w
+    if w.endswith("ies") and len(w) > 4:
+        w = w[:-3] + "y"
+    elif w.endswith(("sses", "xes", "ches", "shes")):
+        w = w[:-2]
+    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    for suffix in ("ing", "ed"):
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
+                w = w[:-1]  # running → run
+            break
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
+            w = w[: -len(suffix)]
+            break
+    if w.endswith("e") and len(w) > 4:
+        w = w[:-1]
+    return w
 
 
 @dataclass(frozen=True)
@@ -88,6 +145,7 @@ class Request:
     private: bool = False
     node_id: str = ""
     updated_at: str = ""
+    closed_at: str = ""
 
     @property
     def ref(self) -> str:
@@ -98,16 +156,83 @@ class Request:
 class Related:
     request: Request
     score: float
-    shared_terms: tuple[str, ...]
+    shared_terms: tuple[str, ...]  # as the first request wrote them, most telling first
     shared_labels: tuple[str, ...]
 
 
 @dataclass(frozen=True)
+class Thesaurus:
+    """Words a community-relations team knows mean one need ("login", "SSO", "CILogon").
+
+    Applied when comparing, not when indexing: editing the list in config
+    needs no rebuild. An entry may be a phrase ("home directory", "object
+    storage"): it is matched as consecutive words, so "storage" alone stays
+    itself. A group counts as one term, weighed by how rare the group is.
+    """
+
+    phrases: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # stems → group
+    stems_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → 1-word stems
+
+    @classmethod
+    def of(cls, groups: Mapping[str, Iterable[str]]) -> Thesaurus:
+        phrases: dict[tuple[str, ...], str] = {}
+        for name, entries in groups.items():
+            for entry in entries:
+                key = tuple(terms(entry))
+                if key:
+                    phrases[key] = f"{_CONCEPT}{name}"
+        stems_of: dict[str, list[str]] = {}
+        for key, concept in sorted(phrases.items()):
+            stems_of.setdefault(concept, []).append(" ".join(key))
+        return cls(phrases, {k: tuple(v) for k, v in stems_of.items()})
+
+    def members(self, concept: str) -> tuple[str, ...]:
+        """What to search for a group: its words and phrases (FTS5 matches a phrase in quotes)."""
+        return self.stems_of.get(concept, ())
+
+    def fold(self, stems: Sequence[str]) -> list[str]:
+        """The stems with each phrase of a group replaced by the group (longest phrase first)."""
+        if not self.phrases:
+            return list(stems)
+        out, i = [], 0
+        while i < len(stems):
+            for size in (3, 2, 1):
+                concept = self.phrases.get(tuple(stems[i : i + size]))
+                if concept is not None:
+                    out.append(concept)
+                    i += size
+                    break
+            else:
+                out.append(stems[i])
+                i += 1
+        return out
+
+
+_CONCEPT = "~"  # never produced by the tokenizer: concept names cannot collide with words
+
+
+@dataclass(frozen=True)
 class Scoring:
-    threshold: float = 0.35
-    label_weight: float = 0.15
-    workflow_weight: float = 0.05
-    candidates: int = 40
+    """How relatedness is weighed (``linking:`` in flywheel.yaml sets these)."""
+
+    threshold: float = 0.25
+    label_weight: float = 0.1  # added when the two share a need label (not community: etc.)
+    workflow_weight: float = 0.05  # added when both belong to the same workflow
+    candidates: int = 50  # BM25 candidates re-scored
+    query_terms: int = 12  # the most distinctive terms BM25 searches with
+    closed_since: str = ""  # ISO time: requests closed before it are no longer offered
+    thesaurus: Thesaurus = Thesaurus()
+
+
+def same_for_linking(a: Request, b: Request) -> bool:
+    """Whether linking would judge and show the two alike (an edit of punctuation is not news)."""
+    shown = ("installation", "repo", "number", "title", "community", "state", "private")
+    judged = ("workflow", "closed_at")
+    if any(getattr(a, name) != getattr(b, name) for name in (*shown, *judged)):
+        return False
+    if _need_labels(a.labels) != _need_labels(b.labels):
+        return False
+    return terms(plain_text(a.body)) == terms(plain_text(b.body))
 
 
 # Labels every workflow issue carries say nothing about the need.
@@ -115,111 +240,201 @@ _GENERIC_LABELS = ("community:", "type:", "needs:", "error:", "interested:", "co
 
 
 class RequestIndex:
-    """One SQLite file; all calls are synchronous and fast (run them off the event loop)."""
+    """One SQLite file; calls are synchronous and take milliseconds, serialised by a lock."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
-        self.db = sqlite3.connect(str(path), check_same_thread=False)
-        self.db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + SCHEMA)
+        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        self.lock = threading.Lock()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+            self.db.executescript(_DROP)
+        self.db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
 
     def close(self) -> None:
         self.db.close()
 
+    # -- writing ---------------------------------------------------------------------
+
     def upsert_many(self, requests: Iterable[Request]) -> int:
-        rows = [
-            (
-                r.installation,
-                r.repo,
-                r.number,
-                r.node_id,
-                r.title,
-                plain_text(r.body),
-                r.community,
-                "\n".join(r.labels),
-                r.workflow,
-                r.state,
-                int(r.private),
-                r.updated_at,
-            )
-            for r in requests
-        ]
-        with self.db:
-            self.db.executemany(
-                "INSERT INTO requests (installation, repo, number, node_id, title, body, community,"
-                " labels, workflow, state, private, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                " ON CONFLICT (installation, repo, number) DO UPDATE SET node_id=excluded.node_id,"
-                " title=excluded.title, body=excluded.body, community=excluded.community,"
-                " labels=excluded.labels, workflow=excluded.workflow, state=excluded.state,"
-                " private=excluded.private, updated_at=excluded.updated_at",
-                rows,
-            )
+        rows = [_row(r) for r in requests]
+        with self.lock, self.db:
+            self.db.executemany(_UPSERT, rows)
+        return len(rows)
+
+    def replace_installation(
+        self, installation: int, requests: Iterable[Request], repos: Iterable[str] | None = None
+    ) -> int:
+        """The installation's requests (or those in ``repos``) become exactly these: a rebuild."""
+        rows = [_row(r) for r in requests]
+        with self.lock, self.db:
+            if repos is None:
+                self.db.execute("DELETE FROM requests WHERE installation=?", (installation,))
+            else:
+                self.db.executemany(
+                    "DELETE FROM requests WHERE installation=? AND repo=?",
+                    [(installation, repo) for repo in repos],
+                )
+            self.db.executemany(_UPSERT, rows)
         return len(rows)
 
     def delete(self, installation: int, repo: str, number: int) -> None:
-        with self.db:
+        with self.lock, self.db:
             self.db.execute(
                 "DELETE FROM requests WHERE installation=? AND repo=? AND number=?",
                 (installation, repo, number),
             )
 
+    def delete_repos(self, installation: int, repos: Iterable[str] | None = None) -> None:
+        """A repository left the installation (or the whole installation went)."""
+        with self.lock, self.db:
+            if repos is None:
+                self.db.execute("DELETE FROM requests WHERE installation=?", (installation,))
+            else:
+                self.db.executemany(
+                    "DELETE FROM requests WHERE installation=? AND repo=?",
+                    [(installation, repo) for repo in repos],
+                )
+
+    def set_private(self, installation: int, repo: str, private: bool) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "UPDATE requests SET private=? WHERE installation=? AND repo=?",
+                (int(private), installation, repo),
+            )
+
+    # -- reading ---------------------------------------------------------------------
+
     def get(self, installation: int, repo: str, number: int) -> Request | None:
-        row = self.db.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?",
-            (installation, repo, number),
-        ).fetchone()
+        with self.lock:
+            row = self.db.execute(
+                f"SELECT {_COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?",
+                (installation, repo, number),
+            ).fetchone()
         return _request(row) if row else None
 
     def all(self, installation: int) -> list[Request]:
-        rows = self.db.execute(
-            f"SELECT {_COLUMNS} FROM requests WHERE installation=? ORDER BY repo, number",
-            (installation,),
-        )
+        with self.lock:
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS} FROM requests WHERE installation=? ORDER BY repo, number",
+                (installation,),
+            ).fetchall()
         return [_request(row) for row in rows]
+
+    def count(self) -> int:
+        with self.lock:
+            return int(self.db.execute("SELECT count(*) FROM requests").fetchone()[0])
 
     def related(self, request: Request, scoring: Scoring = Scoring()) -> list[Related]:
         """Other communities' requests about the same need, best first, above the threshold."""
-        words = sorted(set(terms(f"{request.title} {request.title} {plain_text(request.body)}")))
-        if not words:
+        thesaurus = scoring.thesaurus
+        counts = _counts_of(request, thesaurus)
+        if not counts:
             return []
-        query = " OR ".join(f'"{w}"' for w in words[:64])
-        rows = self.db.execute(
-            f"SELECT {_COLUMNS_R} FROM requests_text"
-            " JOIN requests r ON r.rowid = requests_text.rowid"
-            " WHERE requests_text MATCH ? AND r.installation = ?"
-            " ORDER BY bm25(requests_text, 2.0, 1.0) LIMIT ?",
-            (query, request.installation, scoring.candidates),
-        ).fetchall()
+        with self.lock:
+            mine = _weigh(counts, self._idf(set(counts), thesaurus))
+            distinctive = sorted(mine, key=lambda t: (-mine[t], t))[: scoring.query_terms]
+            words = [w for t in distinctive for w in (thesaurus.members(t) or (t,))]
+            query = " OR ".join(f'"{w}"' for w in words)
+            rows = self.db.execute(
+                f"SELECT {_COLUMNS_R}, r.title_terms, r.body_terms FROM requests_text"
+                " JOIN requests r ON r.rowid = requests_text.rowid"
+                " WHERE requests_text MATCH ? AND r.installation = ?"
+                " ORDER BY bm25(requests_text, 2.0, 1.0) LIMIT ?",
+                (query, request.installation, scoring.candidates),
+            ).fetchall()
+            candidates = [
+                (_request(row), _counts(str(row[-2]), str(row[-1]), thesaurus)) for row in rows
+            ]
+            idf = self._idf({t for _, c in candidates for t in c} | set(counts), thesaurus)
+        mine = _weigh(counts, idf)
         found = []
-        mine = _weighted_terms(request.title, request.body)
-        for row in rows:
-            other = _request(row)
-            if other.ref == request.ref:
+        for other, theirs in candidates:
+            if not _may_link(request, other, scoring):
                 continue
-            if request.community and other.community == request.community:
-                continue  # the same community's requests: not a network effect
-            theirs = _weighted_terms(other.title, other.body)
-            shared = sorted(set(mine) & set(theirs), key=lambda t: -(mine[t] + theirs[t]))
-            text_score = _cosine(mine, theirs)
-            labels = sorted(_need_labels(request.labels) & _need_labels(other.labels))
-            score = text_score + scoring.label_weight * bool(labels)
-            if request.workflow and other.workflow == request.workflow:
-                score += scoring.workflow_weight
-            if score >= scoring.threshold:
-                found.append(Related(other, round(score, 3), tuple(shared[:5]), tuple(labels)))
-        found.sort(key=lambda r: -r.score)
+            related = _compare(request, mine, other, _weigh(theirs, idf), scoring)
+            if related.score >= scoring.threshold:
+                found.append(related)
+        found.sort(key=lambda r: (-r.score, r.request.ref))
         return found
 
+    def score(self, a: Request, b: Request, scoring: Scoring = Scoring()) -> Related | None:
+        """How related two given requests are (the same measure as ``related``), or None."""
+        if not _may_link(a, b, scoring):
+            return None
+        counts_a = _counts_of(a, scoring.thesaurus)
+        counts_b = _counts_of(b, scoring.thesaurus)
+        with self.lock:
+            idf = self._idf(set(counts_a) | set(counts_b), scoring.thesaurus)
+        related = _compare(a, _weigh(counts_a, idf), b, _weigh(counts_b, idf), scoring)
+        return related if related.score >= scoring.threshold else None
+
     def document_frequency(self, term: str) -> int:
-        row = self.db.execute(
-            "SELECT count(*) FROM requests_text WHERE requests_text MATCH ?", (f'"{term}"',)
-        ).fetchone()
-        return int(row[0])
+        with self.lock:
+            return self._idf_rows([stem(term)]).get(stem(term), 0)
+
+    def _idf(self, keys: set[str], thesaurus: Thesaurus) -> dict[str, float]:
+        """Inverse document frequency: a word most requests use weighs little.
+
+        A thesaurus group's frequency is its words' summed (an over-count when
+        one request uses two of them: the group then weighs a little less).
+        """
+        total = int(self.db.execute("SELECT count(*) FROM requests").fetchone()[0])
+        members = {k: thesaurus.members(k) or (k,) for k in keys}
+        df = self._idf_rows(sorted({w for words in members.values() for w in words}))
+        return {
+            k: math.log(1.0 + (total + 1) / (min(total, sum(df.get(w, 0) for w in words)) + 0.5))
+            for k, words in members.items()
+        }
+
+    def _idf_rows(self, stems: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(stems), 400):
+            chunk = stems[start : start + 400]
+            marks = ",".join("?" * len(chunk))
+            for term, docs in self.db.execute(
+                f"SELECT term, doc FROM requests_vocab WHERE term IN ({marks})", chunk
+            ):
+                found[str(term)] = int(docs)
+        return found
 
 
+_UPSERT = (
+    "INSERT INTO requests (installation, repo, number, node_id, title, body, community, labels,"
+    " workflow, state, private, updated_at, closed_at, title_terms, body_terms)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (installation, repo, number) DO UPDATE SET node_id=excluded.node_id,"
+    " title=excluded.title, body=excluded.body, community=excluded.community,"
+    " labels=excluded.labels, workflow=excluded.workflow, state=excluded.state,"
+    " private=excluded.private, updated_at=excluded.updated_at, closed_at=excluded.closed_at,"
+    " title_terms=excluded.title_terms, body_terms=excluded.body_terms"
+)
 _COLUMNS = (
     "installation, repo, number, title, body, community, labels, workflow, state, private,"
-    " node_id, updated_at"
+    " node_id, updated_at, closed_at"
 )
 _COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
+
+
+def _row(r: Request) -> tuple[object, ...]:
+    body = plain_text(r.body)
+    return (
+        r.installation,
+        r.repo,
+        r.number,
+        r.node_id,
+        r.title,
+        body,
+        r.community,
+        "\n".join(r.labels),
+        r.workflow,
+        r.state,
+        int(r.private),
+        r.updated_at,
+        r.closed_at,
+        " ".join(terms(r.title)),
+        " ".join(terms(body)),
+    )
 
 
 def _request(row: Sequence[object]) -> Request:
@@ -237,33 +452,66 @@ def _request(row: Sequence[object]) -> Request:
         private=bool(row[9]),
         node_id=str(row[10]),
         updated_at=str(row[11]),
+        closed_at=str(row[12]),
     )
+
+
+def _may_link(a: Request, b: Request, scoring: Scoring) -> bool:
+    """Never itself, another installation, the same community, or a request long closed."""
+    if a.installation != b.installation or a.ref == b.ref:
+        return False
+    if a.community and b.community == a.community:
+        return False  # the same community's requests: not a network effect
+    long_closed = b.state == "closed" and b.closed_at < scoring.closed_since
+    return not (scoring.closed_since and long_closed)
+
+
+def _compare(
+    a: Request, mine: dict[str, float], b: Request, theirs: dict[str, float], scoring: Scoring
+) -> Related:
+    common = set(mine) & set(theirs)
+    labels = sorted(_need_labels(a.labels) & _need_labels(b.labels))
+    score = _cosine(mine, theirs, common) + scoring.label_weight * bool(labels)
+    if a.workflow and b.workflow == a.workflow:
+        score += scoring.workflow_weight
+    telling = sorted(common, key=lambda t: (-(mine[t] * theirs[t]), t))[:4]
+    words = _surface(f"{a.title} {plain_text(a.body)}")
+    return Related(b, round(score, 3), tuple(words.get(t, t) for t in telling), tuple(labels))
 
 
 def _need_labels(labels: Iterable[str]) -> set[str]:
     return {name.lower() for name in labels if not name.lower().startswith(_GENERIC_LABELS)}
 
 
-def _stem(word: str) -> str:
-    """A crude stemmer, enough to meet "quotas"/"quota" and "timing"/"times" half-way."""
-    for suffix in ("ing", "ies", "es", "s", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
-
-
-def _weighted_terms(title: str, body: str) -> dict[str, float]:
-    """Term → weight: title words count double; each term's weight is damped (log)."""
+def _counts(title_terms: str, body_terms: str, thesaurus: Thesaurus) -> dict[str, float]:
+    """Term counts, a title's words counting double: titles say what the request is about."""
     counts: dict[str, float] = {}
-    for word in terms(title):
-        counts[_stem(word)] = counts.get(_stem(word), 0.0) + 2.0
-    for word in terms(plain_text(body)):
-        counts[_stem(word)] = counts.get(_stem(word), 0.0) + 1.0
-    return {t: 1.0 + math.log(c) for t, c in counts.items()}
+    for text, weight in ((title_terms, 2.0), (body_terms, 1.0)):
+        for term in thesaurus.fold(text.split()):
+            counts[term] = counts.get(term, 0.0) + weight
+    return counts
 
 
-def _cosine(a: dict[str, float], b: dict[str, float]) -> float:
-    common = set(a) & set(b)
+def _counts_of(request: Request, thesaurus: Thesaurus) -> dict[str, float]:
+    body = " ".join(terms(plain_text(request.body)))
+    return _counts(" ".join(terms(request.title)), body, thesaurus)
+
+
+def _weigh(counts: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
+    """tf·idf with both damped: requests are a paragraph long, so one rare word
+    (a place, a model name) must not outweigh the need they share."""
+    return {t: (1.0 + math.log(c)) * math.sqrt(idf.get(t, 1.0)) for t, c in counts.items()}
+
+
+def _surface(text: str) -> dict[str, str]:
+    """Stem → the word as first written, so a reason reads "dask, workers", not "work"."""
+    found: dict[str, str] = {}
+    for word in _WORD.findall(text.lower()):
+        found.setdefault(stem(word), word)
+    return found
+
+
+def _cosine(a: dict[str, float], b: dict[str, float], common: set[str]) -> float:
     if not common:
         return 0.0
     dot = sum(a[t] * b[t] for t in common)

@@ -100,6 +100,8 @@ class EnsureProjectItem:
     owner: str
     number: int
     fields: tuple[tuple[str, Any], ...] = ()
+    # Only fill fields that are empty: the team's later choices (a moved Status) stay.
+    initial: bool = False
 
     def describe(self) -> str:
         values = ", ".join(f"{name}={value!r}" for name, value in self.fields)
@@ -510,6 +512,8 @@ class Executor:
         if not item.get("id"):
             raise PermanentGitHubError(f"board {board.title!r} did not accept {action.issue}")
         present = projects.current_values(item)
+        if action.initial:
+            wanted = {fid: v for fid, v in wanted.items() if fid not in present}
         updates = [(fid, v) for fid, v in wanted.items() if v is not None and present.get(fid) != v]
         clears = [fid for fid, v in wanted.items() if v is None and fid in present]
         if not updates and not clears:

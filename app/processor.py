@@ -17,6 +17,7 @@ from gidgethub import routing, sansio
 from .config import Config, ConfigError
 from .context import HandlerContext, is_from_bot
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
+from .index import RequestIndex
 from .journal import Delivery, Journal
 from .overrides import OVERRIDE_PATH, RepoOverrides
 from .permissions import PermissionChecker
@@ -63,12 +64,14 @@ class Processor:
         github: GitHubApp | None,
         caches: Caches,
         emit: Callable[[str], None] | None = None,
+        index: RequestIndex | None = None,
     ) -> None:
         self.router = router
         self._config = config
         self.journal = journal
         self.github = github
         self.caches = caches
+        self.index = index
         self.overrides = RepoOverrides()
         self.permissions = PermissionChecker()
         self._emit = emit or (lambda line: log.info(line))
@@ -92,6 +95,7 @@ class Processor:
             gh=gh,
             caches=self.caches,
             permissions=self.permissions,
+            index=self.index,
         )
         if override_problem is not None:
             report_override_problem(ctx, override_problem)

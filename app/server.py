@@ -23,6 +23,7 @@ from . import __version__, reminders
 from .config import Config
 from .github import GitHubApp
 from .handlers import build_router
+from .index import RequestIndex
 from .journal import Delivery, Journal
 from .metrics import Metrics, standard_metrics
 from .plan import Caches
@@ -46,6 +47,7 @@ class AppState:
     processor: Processor | None = None
     github: GitHubApp | None = None
     session: aiohttp.ClientSession | None = None
+    index: RequestIndex | None = None
     accepting: bool = True
     started_at: float = field(default_factory=time.time)
 
@@ -182,6 +184,8 @@ def create_app(
         if not settings.dry_run:
             state.github = GitHubApp.from_settings(state.session, settings, metrics)
         caches = Caches()
+        # The request index shares the journal's file (FLYWHEEL_DB); it is a cache of GitHub.
+        state.index = RequestIndex(settings.db_path)
         state.processor = Processor(
             router=state.router,
             config=lambda: state.config,
@@ -189,6 +193,7 @@ def create_app(
             github=state.github,
             caches=caches,
             emit=emit,
+            index=state.index,
         )
         state.dispatcher = Dispatcher(
             state.journal,
@@ -220,6 +225,7 @@ def create_app(
         await state.dispatcher.stop(settings.shutdown_grace_seconds)
         await state.session.close()
         await state.journal.close()
+        state.index.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/webhook", webhook)

@@ -50,6 +50,11 @@ def community_of(workflow: Workflow, values: forms.FormValues, labels: Iterable[
     """The community slug: from the form field the workflow names, else a ``community:`` label."""
     if workflow.community_field and values.get(workflow.community_field):
         return forms.slugify(values.get(workflow.community_field))
+    return community_from_labels(labels)
+
+
+def community_from_labels(labels: Iterable[str]) -> str:
+    """The slug of the first ``community: …`` label, or ""."""
     for name in labels:
         if name.lower().startswith("community:"):
             return forms.slugify(name.split(":", 1)[1])

@@ -38,11 +38,12 @@ async def test_link_shows_on_both_sides_and_hides_private_text(
     assert "A request in a private repository" in mine
     assert "Confidential" not in mine and "private\\u002drequests" not in mine
     assert "private-requests" not in mine
-    assert f"#{other.number} Dask gateway idle culling (open) — linked by hand" in mine
+    assert "Linked by hand:" in mine
+    assert f"- #{other.number} **Dask gateway idle culling** — open" in mine
     theirs = links_comment(fake, PRIVATE_REPO, secret.number)["body"]
-    assert f"{REPO}#{public.number} Dask clusters time out after an hour (open)" in theirs
+    assert f"{REPO}#{public.number} **Dask clusters time out after an hour** — open" in theirs
     back = links_comment(fake, REPO, other.number)["body"]
-    assert f"#{public.number} Dask clusters time out after an hour" in back
+    assert f"#{public.number} **Dask clusters time out after an hour**" in back
 
     await say(flywheel, public, f"/unlink #{other.number}", author="tomas")
     mine = links_comment(fake, REPO, public.number)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from . import commands, installations, workflows
+from . import commands, installations, linking, workflows
 
-MODULES = (commands, installations, workflows)
+MODULES = (commands, installations, linking, workflows)
 
 
 def build_router() -> Router:

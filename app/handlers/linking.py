@@ -1,0 +1,178 @@
+"""Issues and installations → the request index kept current, and related requests linked.
+
+Every ``issues`` event updates the index (our own label changes too, so it
+matches GitHub), but only a person's action makes Flywheel write: the issue's
+"Related requests" comment, and the comments of the requests it is (or was)
+related to, so each side shows the other. A need that enough communities
+share is labelled and put on the roadmap board.
+"""
+
+from __future__ import annotations
+
+from gidgethub import sansio
+from gidgethub.routing import Router
+
+from .. import reindex
+from ..context import HandlerContext, is_from_bot
+from ..index import Request, same_for_linking
+from ..linking import Linker, parse_ref, request_of
+from ..plan import IssueRef
+
+router = Router()
+
+# Actions after which the issue's own comment may be written for the first time.
+_CREATES = frozenset({"opened", "reopened", "edited", "labeled", "unlabeled"})
+# Actions that change what other issues show of this one (its title, state, existence).
+_SEEN_ELSEWHERE = frozenset({"opened", "reopened", "closed", "deleted", "transferred"})
+
+
+def _installation(ctx: HandlerContext) -> int:
+    return int((ctx.data.get("installation") or {}).get("id") or 0)
+
+
+@router.register("issues", action="opened")
+@router.register("issues", action="edited")
+@router.register("issues", action="closed")
+@router.register("issues", action="reopened")
+@router.register("issues", action="labeled")
+@router.register("issues", action="unlabeled")
+@router.register("issues", action="transferred")
+@router.register("issues", action="deleted")
+async def on_issue(event: sansio.Event, ctx: HandlerContext) -> None:
+    """Any issues event → the index; a person's → the related requests on both sides."""
+    index = ctx.index
+    if index is None or not ctx.config.settings.linking.enabled:
+        return
+    action = str(event.data.get("action"))
+    changes = event.data.get("changes") or {}
+    if action == "edited" and not ({"title", "body"} & set(changes)):
+        return
+    installation = _installation(ctx)
+    repository, issue = event.data["repository"], event.data["issue"]
+    ref = IssueRef(repository["full_name"], issue["number"])
+    before = index.get(installation, ref.repo, ref.number)
+    after = None
+    if action not in ("deleted", "transferred"):
+        after = request_of(ctx.config, installation, repository, issue)
+    if after is None:
+        index.delete(installation, ref.repo, ref.number)
+    else:
+        index.upsert_many([after])
+    if is_from_bot(event.data) or (before is None and after is None):
+        return
+    unchanged = before is not None and after is not None and same_for_linking(before, after)
+    if unchanged and action not in _SEEN_ELSEWHERE:
+        return  # e.g. an edit of words linking ignores: nothing to say, nothing to read
+    linker = Linker(ctx)
+    linker.remember_issue(ref, issue, bool(repository.get("private", True)))
+    await relink(linker, ref, before, after, action, title_changed="title" in changes)
+
+
+async def relink(
+    linker: Linker,
+    ref: IssueRef,
+    before: Request | None,
+    after: Request | None,
+    action: str,
+    *,
+    title_changed: bool = False,
+) -> None:
+    """Plan this issue's comment and those of the requests it joins, leaves or shows anew."""
+    if after is not None:
+        opened = action == "opened"  # nothing was shown yet
+        earlier = set() if opened else {str(r) for r in await _shown_before(linker, ref)}
+        shown = await linker.plan_comment(
+            ref, after, create=action in _CREATES, fresh=opened
+        )
+        now = {r.request.ref for r in shown.links}
+        linker.plan_shared_need(after, shown.links)
+    else:
+        # Gone (deleted, transferred) or no longer a community's request: its comment
+        # cannot be read any more, so the index says whom it was related to.
+        assert before is not None and linker.index is not None
+        earlier = {r.request.ref for r in linker.index.related(before, linker.scoring)}
+        if action not in ("deleted", "transferred"):
+            earlier |= {str(r) for r in await _shown_before(linker, ref)}
+        now = set()
+    seen_elsewhere = action in _SEEN_ELSEWHERE or title_changed
+    others = (earlier | now) if seen_elsewhere else (earlier ^ now)
+    for text in sorted(others):
+        other_ref = parse_ref(text)
+        other = linker.known(other_ref) if other_ref else None
+        if other_ref is None or other is None:
+            continue
+        include = [after] if after is not None else []
+        await linker.plan_comment(other_ref, other, include=include)
+    if others:
+        linker.ctx.note(f"related requests refreshed on {len(others)} other issue(s)")
+
+
+async def _shown_before(linker: Linker, ref: IssueRef) -> list[IssueRef]:
+    """The automatic links the issue's comment showed (opaque ones resolved by the index)."""
+    data = await linker.data_of(ref)
+    found = []
+    for text in data.auto:
+        parsed = parse_ref(text)
+        if parsed is not None:
+            found.append(parsed)
+            continue
+        resolved = linker.resolve(text)
+        if resolved is not None:
+            found.append(IssueRef(resolved.repo, resolved.number))
+    return found
+
+
+@router.register("installation", action="created")
+@router.register("installation_repositories", action="added")
+async def on_repositories_added(event: sansio.Event, ctx: HandlerContext) -> None:
+    """New repositories → their requests indexed (no comments: old issues stay quiet)."""
+    if ctx.index is None or ctx.gh is None or not ctx.config.settings.linking.enabled:
+        return
+    repositories = event.data.get("repositories") or event.data.get("repositories_added") or []
+    described = [
+        {"full_name": r["full_name"], "private": bool(r.get("private", True))}
+        for r in repositories
+        if isinstance(r, dict) and r.get("full_name")
+    ]
+    count = await reindex.rebuild(ctx.gh, ctx.index, ctx.config, _installation(ctx), described)
+    ctx.note(f"indexed {count} request(s) from {len(described)} repositories")
+
+
+@router.register("installation", action="deleted")
+@router.register("installation_repositories", action="removed")
+async def on_repositories_removed(event: sansio.Event, ctx: HandlerContext) -> None:
+    """Repositories Flywheel can no longer see → their requests leave the index."""
+    if ctx.index is None:
+        return
+    if event.data.get("action") == "deleted":
+        ctx.index.delete_repos(_installation(ctx))
+        ctx.note("installation removed: its requests left the index")
+        return
+    names = [r.get("full_name", "") for r in event.data.get("repositories_removed") or []]
+    ctx.index.delete_repos(_installation(ctx), names)
+    ctx.note(f"{len(names)} repositories removed: their requests left the index")
+
+
+@router.register("repository", action="privatized")
+@router.register("repository", action="publicized")
+async def on_visibility(event: sansio.Event, ctx: HandlerContext) -> None:
+    """A repository turned private (or public) → what other repositories may show of it."""
+    if ctx.index is None:
+        return
+    repo = event.data.get("repository") or {}
+    name, private = str(repo.get("full_name", "")), event.data.get("action") == "privatized"
+    ctx.index.set_private(_installation(ctx), name, private)
+    ctx.note(f"{name} is now {'private' if private else 'public'}")
+    if not private:
+        return
+    # Comments elsewhere may show its titles: each is rewritten to hide them.
+    linker = Linker(ctx)
+    neighbours: set[str] = set()
+    for request in ctx.index.all(_installation(ctx)):
+        if request.repo == name:
+            neighbours |= {r.request.ref for r in ctx.index.related(request, linker.scoring)}
+    for text in sorted(neighbours):
+        other_ref = parse_ref(text)
+        other = linker.known(other_ref) if other_ref else None
+        if other_ref is not None and other is not None and not other.private:
+            await linker.plan_comment(other_ref, other, create=False)

@@ -1,0 +1,381 @@
+"""Related requests across communities: what each issue's "Related requests" comment says.
+
+One marked comment per issue (key ``links``) lists the requests of *other*
+communities about the same need, found by the request index, and the links
+people pinned with ``/link``. Its marker data keeps what must survive a
+rebuilt index: the links pinned and suppressed by hand, and the automatic
+links last shown (so that when one disappears, the other side is told too).
+
+Privacy: a public issue's comment and marker data never carry the title,
+community or name of an issue in a private repository; it says only that a
+related request exists there. Private repositories show each other in full.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import forms, markers, workflows
+from .config import Config, LinkingSettings
+from .context import HandlerContext
+from .github import PermanentGitHubError, classify
+from .index import Related, Request, RequestIndex, Scoring, Thesaurus
+from .plan import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
+from .render import renderer_for, trusted
+
+LINKS_KEY = "links"
+LINKS_TEMPLATE = "links.md.j2"
+OPAQUE = "private:"
+
+
+def opaque(ref: IssueRef | str) -> str:
+    """How a public issue's marker data names a private issue: not by its name.
+
+    Marker data is readable by anyone who can read the comment; a hash still
+    lets /unlink, typed by someone who knows the private issue, find the entry.
+    """
+    digest = hashlib.sha256(str(ref).lower().encode()).hexdigest()[:20]
+    return OPAQUE + digest
+
+
+def parse_ref(text: str) -> IssueRef | None:
+    found = forms.resolve_issue_ref(forms.parse_issue_ref(text), "")
+    return IssueRef(*found) if found and found[0] else None
+
+
+def request_of(
+    config: Config,
+    installation: int,
+    repository: Mapping[str, Any],
+    issue: Mapping[str, Any],
+) -> Request | None:
+    """The issue as the index keeps it, or None when it is no community's request.
+
+    A request is a workflow issue with a community, or any issue labelled
+    ``community: …``; pull requests are not requests.
+    """
+    if "pull_request" in issue or not isinstance(issue.get("number"), int):
+        return None
+    labels = workflows.label_names(issue)
+    workflow = workflows.match_workflow(config, issue)
+    if workflow is not None:  # "new hub" says which workflow, not which need: the id does that
+        own = {rule.name.lower() for rule in workflow.labels} | {
+            name.lower() for name in workflow.match.labels
+        }
+        labels = [name for name in labels if name.lower() not in own]
+    if workflow is not None:
+        values = forms.read(workflow, issue.get("body"))
+        community = workflows.community_of(workflow, values, labels)
+    else:
+        community = workflows.community_from_labels(labels)
+    if not community:
+        return None
+    return Request(
+        installation=installation,
+        repo=str(repository.get("full_name", "")),
+        number=int(issue["number"]),
+        title=str(issue.get("title") or ""),
+        body=str(issue.get("body") or ""),
+        community=community,
+        labels=tuple(labels),
+        workflow=workflow.id if workflow else "",
+        state=str(issue.get("state") or "open"),
+        private=bool(repository.get("private", True)),
+        node_id=str(issue.get("node_id") or ""),
+        updated_at=str(issue.get("updated_at") or ""),
+        closed_at=str(issue.get("closed_at") or ""),
+    )
+
+
+def scoring_of(settings: LinkingSettings, now: datetime | None = None) -> Scoring:
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=settings.closed_within_days)
+    return Scoring(
+        threshold=settings.threshold,
+        label_weight=settings.label_weight,
+        workflow_weight=settings.workflow_weight,
+        closed_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        thesaurus=_thesaurus(settings),
+    )
+
+
+_THESAURI: dict[int, Thesaurus] = {}
+
+
+def _thesaurus(settings: LinkingSettings) -> Thesaurus:
+    """Built once per loaded config (config objects live until the config is reloaded)."""
+    key = id(settings.thesaurus)
+    if key not in _THESAURI:
+        _THESAURI.clear()
+        _THESAURI[key] = Thesaurus.of(settings.thesaurus)
+    return _THESAURI[key]
+
+
+@dataclass
+class LinkData:
+    """A links comment's marker data: what people decided, and what was last shown."""
+
+    pinned: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    auto: list[str] = field(default_factory=list)
+    exists: bool = False  # the comment is on GitHub already
+
+    @classmethod
+    def from_marker(cls, data: Mapping[str, Any], exists: bool) -> LinkData:
+        pinned, suppressed = _refs(data.get("pinned")), _refs(data.get("suppressed"))
+        return cls(pinned, suppressed, _refs(data.get("auto")), exists)
+
+    def as_data(self) -> dict[str, list[str]]:
+        found = {"pinned": self.pinned, "suppressed": self.suppressed, "auto": self.auto}
+        return {k: v for k, v in found.items() if v}
+
+    def mentions(self, ref: IssueRef, name: str) -> bool:
+        return bool({str(ref), opaque(ref)} & set(getattr(self, name)))
+
+
+def _refs(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if parse_ref(str(v)) or str(v).startswith(OPAQUE)]
+
+
+@dataclass
+class Shown:
+    """One issue's comment as planned: the automatic links it shows, for the other sides."""
+
+    ref: IssueRef
+    links: list[Related]
+
+
+class Linker:
+    """Plans "Related requests" comments for one delivery; reads each issue's comment once."""
+
+    def __init__(self, ctx: HandlerContext, index: RequestIndex | None = None) -> None:
+        self.ctx = ctx
+        self.index = index if index is not None else ctx.index
+        self.settings = ctx.config.settings.linking
+        self.scoring = scoring_of(self.settings)
+        self.installation = int((ctx.data.get("installation") or {}).get("id") or 0)
+        self.data: dict[IssueRef, LinkData] = {}
+        self.issues: dict[IssueRef, dict[str, Any] | None] = {}
+        self.private: dict[str, bool] = {}
+
+    # -- what GitHub holds ------------------------------------------------------------
+
+    async def data_of(self, ref: IssueRef) -> LinkData:
+        if ref not in self.data:
+            found: LinkData | None = None
+            if self.ctx.gh is not None:
+                for comment in await self.ctx.comments.get(self.ctx.gh, ref):
+                    marks = markers.bot_markers(comment)
+                    if LINKS_KEY in marks:
+                        found = LinkData.from_marker(marks[LINKS_KEY], exists=True)
+                        break
+            self.data[ref] = found or LinkData()
+        return self.data[ref]
+
+    def known(self, ref: IssueRef) -> Request | None:
+        if self.index is None:
+            return None
+        return self.index.get(self.installation, ref.repo, ref.number)
+
+    async def issue(self, ref: IssueRef) -> dict[str, Any] | None:
+        """The issue, read with the installation's token: None when it cannot be seen."""
+        if ref not in self.issues:
+            gh = self.ctx.gh
+            if gh is None:
+                self.issues[ref] = {"number": ref.number, "title": "", "state": "open"}
+            else:
+                try:
+                    self.issues[ref] = await gh.getitem(f"/repos/{ref.repo}/issues/{ref.number}")
+                except Exception as exc:
+                    error = classify(exc)
+                    if isinstance(error, PermanentGitHubError) and error.status in (404, 410):
+                        self.issues[ref] = None
+                    else:
+                        raise error from exc
+        return self.issues[ref]
+
+    def remember_issue(self, ref: IssueRef, issue: dict[str, Any], private: bool) -> None:
+        self.issues[ref] = issue
+        self.private[ref.repo.lower()] = private
+
+    async def is_private(self, repo: str) -> bool:
+        if repo.lower() not in self.private:
+            gh = self.ctx.gh
+            answer = await gh.getitem(f"/repos/{repo}") if gh is not None else {}
+            # Unknown visibility is treated as private: hiding is the safe mistake.
+            self.private[repo.lower()] = bool(answer.get("private", gh is not None))
+        return self.private[repo.lower()]
+
+    # -- which links ------------------------------------------------------------------
+
+    def automatic(
+        self, request: Request, data: LinkData, include: Sequence[Request] = ()
+    ) -> list[Related]:
+        """The index's related requests, plus those shown before or asked for that still
+        qualify (so both sides agree), minus what people pinned or suppressed."""
+        if self.index is None or not self.settings.enabled:
+            return []
+        found = {r.request.ref: r for r in self.index.related(request, self.scoring)}
+        again = [self.resolve(text) for text in data.auto]
+        for other in [*again, *include]:
+            if other is not None and other.ref not in found:
+                scored = self.index.score(request, other, self.scoring)
+                if scored is not None:
+                    found[other.ref] = scored
+        chosen = [
+            r
+            for r in found.values()
+            if not data.mentions(_ref(r.request), "suppressed")
+            and not data.mentions(_ref(r.request), "pinned")
+        ]
+        chosen.sort(key=lambda r: (-r.score, r.request.ref))
+        return chosen[: self.settings.max_links]
+
+    def resolve(self, text: str) -> Request | None:
+        ref = parse_ref(text)
+        if ref is not None:
+            return self.known(ref)
+        if self.index is None:
+            return None
+        for candidate in self.index.all(self.installation):
+            if candidate.private and opaque(candidate.ref) == text:
+                return candidate
+        return None
+
+    def communities(self, request: Request, links: Sequence[Related]) -> list[str]:
+        return sorted({request.community, *(r.request.community for r in links)} - {""})
+
+    # -- the comment ------------------------------------------------------------------
+
+    async def plan_comment(
+        self,
+        ref: IssueRef,
+        request: Request | None,
+        *,
+        include: Sequence[Request] = (),
+        create: bool = True,
+        fresh: bool = False,
+    ) -> Shown:
+        """Plan the issue's comment (if it has something to say, or exists); say what it shows.
+
+        ``fresh``: the issue was just opened, so it has no comment of ours yet
+        unless it has something to show; nothing is read when it has not.
+        """
+        if fresh and request is not None and not self.automatic(request, LinkData(), include):
+            return Shown(ref, [])
+        data = await self.data_of(ref)
+        here_private = request.private if request else await self.is_private(ref.repo)
+        links = self.automatic(request, data, include) if request else []
+        entries = [self._entry(r, ref, here_private) for r in links]
+        pinned = [await self._pinned_entry(text, ref, here_private) for text in data.pinned]
+        data.auto = [
+            opaque(r.request.ref) if r.request.private and not here_private else r.request.ref
+            for r in links
+        ]
+        shared = self._shared_need(request, links, here_private) if request else None
+        if not (data.exists or (create and (entries or pinned))):
+            return Shown(ref, links)
+        body = renderer_for(self.ctx.config.settings.templates_dir).render(
+            LINKS_TEMPLATE,
+            related=entries,
+            pinned=pinned,
+            suppressed=len(data.suppressed),
+            shared=shared,
+            footer=trusted(self.ctx.config.settings.help_footer),
+        )
+        self.ctx.add(UpsertComment(ref, LINKS_KEY, body, data=data.as_data()))
+        data.exists = True
+        return Shown(ref, links)
+
+    def _entry(self, related: Related, here: IssueRef, here_private: bool) -> dict[str, Any]:
+        other = related.request
+        if other.private and not here_private:
+            return {"hidden": True}
+        reasons = []
+        if related.shared_terms:
+            reasons.append("both mention " + ", ".join(related.shared_terms))
+        if related.shared_labels:
+            reasons.append("same labels: " + ", ".join(related.shared_labels))
+        return {
+            "hidden": False,
+            "ref": _short(_ref(other), here.repo),
+            "title": other.title,
+            "community": other.community,
+            "state": other.state,
+            "reason": "; ".join(reasons),
+        }
+
+    async def _pinned_entry(self, text: str, here: IssueRef, here_private: bool) -> dict[str, Any]:
+        other = parse_ref(text)
+        if other is None:  # a private request, kept opaque in a public comment
+            return {"hidden": True}
+        if not here_private and await self._private_ref(other):
+            return {"hidden": True}
+        known = self.known(other)
+        if known is not None:
+            title, state, community = known.title, known.state, known.community
+        else:
+            issue = await self.issue(other) or {}
+            title, state, community = issue.get("title", ""), issue.get("state", ""), ""
+        return {
+            "hidden": False,
+            "ref": _short(other, here.repo),
+            "title": title,
+            "community": community,
+            "state": state,
+        }
+
+    async def _private_ref(self, ref: IssueRef) -> bool:
+        known = self.known(ref)
+        return known.private if known is not None else await self.is_private(ref.repo)
+
+    def _shared_need(
+        self, request: Request, links: Sequence[Related], here_private: bool
+    ) -> dict[str, Any] | None:
+        """The sentence about a shared need: the communities a reader here may see, named."""
+        if len(self.communities(request, links)) < self.settings.shared_need.min_communities:
+            return None
+        visible = {request.community}
+        hidden = set()
+        for r in links:
+            (hidden if r.request.private and not here_private else visible).add(r.request.community)
+        return {"named": sorted(visible - {""}), "private_only": len(hidden - visible)}
+
+    # -- a shared need ----------------------------------------------------------------
+
+    def plan_shared_need(self, request: Request, links: Sequence[Related]) -> None:
+        """Label every request of the group, and put each on the roadmap board."""
+        spec = self.settings.shared_need
+        communities = self.communities(request, links)
+        if len(communities) < spec.min_communities:
+            return
+        self.ctx.note(f"shared need of {len(communities)} communities: {', '.join(communities)}")
+        for member in [request, *(r.request for r in links)]:
+            ref = _ref(member)
+            self.ctx.add(EnsureLabels(ref, add=(spec.label,), present=member.labels))
+            on_board = spec.board_owner and spec.board_number and member.node_id
+            if on_board and (spec.private_on_board or not member.private):
+                self.ctx.add(
+                    EnsureProjectItem(
+                        ref,
+                        member.node_id,
+                        str(spec.board_owner),
+                        int(spec.board_number or 0),
+                        spec.board_fields,
+                        initial=True,
+                    )
+                )
+
+
+def _ref(request: Request) -> IssueRef:
+    return IssueRef(request.repo, request.number)
+
+
+def _short(ref: IssueRef, here: str) -> str:
+    return f"#{ref.number}" if ref.repo.lower() == here.lower() else str(ref)
