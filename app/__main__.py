@@ -235,6 +235,40 @@ def cmd_setup(args: argparse.Namespace) -> int:
     return _run_against_github("setup", run)
 
 
+def cmd_index(args: argparse.Namespace) -> int:
+    """Rebuild the request index of an installation from GitHub (it is only a cache)."""
+    import time
+
+    import aiohttp
+
+    from .github import GitHubApp
+    from .index import RequestIndex
+    from .metrics import standard_metrics
+    from .reindex import rebuild
+
+    settings = _live_settings_or_exit("index")
+    config = _load_config_or_exit(settings.config_dir)
+    logs.configure("WARNING")
+
+    async def run() -> int:
+        index = RequestIndex(settings.db_path)
+        started = time.monotonic()
+        try:
+            async with aiohttp.ClientSession() as session:
+                github = GitHubApp.from_settings(session, settings, standard_metrics())
+                gh = await github.for_installation(args.installation)
+                count = await rebuild(gh, index, config, args.installation)
+        finally:
+            index.close()
+        print(
+            f"indexed {count} community requests of installation {args.installation} in "
+            f"{time.monotonic() - started:.1f} s into {settings.db_path}"
+        )
+        return 0
+
+    return _run_against_github("index", run)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from .formcheck import check_forms
 
@@ -298,6 +332,10 @@ def build_parser() -> argparse.ArgumentParser:
     setup.add_argument("--repo", action="append", help="only this repository (repeatable)")
     setup.add_argument("--apply", action="store_true", help="make the changes (default: show)")
     setup.set_defaults(func=cmd_setup)
+
+    index = sub.add_parser("index", help="rebuild the request index (linking) from GitHub")
+    index.add_argument("--installation", type=int, required=True, help="the installation id")
+    index.set_defaults(func=cmd_index)
 
     check = sub.add_parser("check-config", help="validate a workflow-config folder")
     check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")

@@ -14,11 +14,12 @@ import math
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SCHEMA_VERSION = 2  # the index is a cache: a different version is dropped and rebuilt
+SCHEMA_VERSION = 3  # the index is a cache: a different version is dropped and rebuilt
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -44,7 +45,9 @@ CREATE INDEX IF NOT EXISTS requests_by_repo ON requests (installation, repo);
 CREATE VIRTUAL TABLE IF NOT EXISTS requests_text USING fts5(
     title_terms, body_terms, content='requests', content_rowid='rowid', tokenize='unicode61'
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS requests_vocab USING fts5vocab(requests_text, 'row');
+-- How many requests use each term, kept by the writers: IDF without scanning postings.
+CREATE TABLE IF NOT EXISTS term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 CREATE TRIGGER IF NOT EXISTS requests_ai AFTER INSERT ON requests BEGIN
     INSERT INTO requests_text(rowid, title_terms, body_terms)
     VALUES (new.rowid, new.title_terms, new.body_terms);
@@ -64,6 +67,7 @@ _DROP = """
 DROP TRIGGER IF EXISTS requests_ai; DROP TRIGGER IF EXISTS requests_ad;
 DROP TRIGGER IF EXISTS requests_au; DROP TABLE IF EXISTS requests_vocab;
 DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
+DROP TABLE IF EXISTS term_docs; DROP TABLE IF EXISTS index_meta;
 """
 
 _CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
@@ -171,7 +175,8 @@ class Thesaurus:
     """
 
     phrases: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # stems → group
-    stems_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → 1-word stems
+    stems_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → its entries
+    phrase_starts: frozenset[str] = frozenset()  # first stems of the multi-word entries
 
     @classmethod
     def of(cls, groups: Mapping[str, Iterable[str]]) -> Thesaurus:
@@ -184,7 +189,8 @@ class Thesaurus:
         stems_of: dict[str, list[str]] = {}
         for key, concept in sorted(phrases.items()):
             stems_of.setdefault(concept, []).append(" ".join(key))
-        return cls(phrases, {k: tuple(v) for k, v in stems_of.items()})
+        starts = frozenset(key[0] for key in phrases if len(key) > 1)
+        return cls(phrases, {k: tuple(v) for k, v in stems_of.items()}, starts)
 
     def members(self, concept: str) -> tuple[str, ...]:
         """What to search for a group: its words and phrases (FTS5 matches a phrase in quotes)."""
@@ -194,17 +200,23 @@ class Thesaurus:
         """The stems with each phrase of a group replaced by the group (longest phrase first)."""
         if not self.phrases:
             return list(stems)
-        out, i = [], 0
-        while i < len(stems):
-            for size in (3, 2, 1):
-                concept = self.phrases.get(tuple(stems[i : i + size]))
-                if concept is not None:
-                    out.append(concept)
-                    i += size
-                    break
-            else:
-                out.append(stems[i])
-                i += 1
+        phrases, starts = self.phrases, self.phrase_starts
+        out, i, n = [], 0, len(stems)
+        while i < n:
+            stem_here = stems[i]
+            if stem_here in starts:
+                for size in (3, 2):
+                    concept = phrases.get(tuple(stems[i : i + size]))
+                    if concept is not None:
+                        out.append(concept)
+                        i += size
+                        break
+                else:
+                    out.append(phrases.get((stem_here,), stem_here))
+                    i += 1
+                continue
+            out.append(phrases.get((stem_here,), stem_here))
+            i += 1
         return out
 
 
@@ -218,8 +230,8 @@ class Scoring:
     threshold: float = 0.25
     label_weight: float = 0.1  # added when the two share a need label (not community: etc.)
     workflow_weight: float = 0.05  # added when both belong to the same workflow
-    candidates: int = 50  # BM25 candidates re-scored
-    query_terms: int = 12  # the most distinctive terms BM25 searches with
+    candidates: int = 30  # BM25 candidates re-scored
+    query_terms: int = 6  # the most distinctive terms BM25 searches with
     closed_since: str = ""  # ISO time: requests closed before it are no longer offered
     thesaurus: Thesaurus = Thesaurus()
 
@@ -230,7 +242,7 @@ def same_for_linking(a: Request, b: Request) -> bool:
     judged = ("workflow", "closed_at")
     if any(getattr(a, name) != getattr(b, name) for name in (*shown, *judged)):
         return False
-    if _need_labels(a.labels) != _need_labels(b.labels):
+    if need_labels(a.labels) != need_labels(b.labels):
         return False
     return terms(plain_text(a.body)) == terms(plain_text(b.body))
 
@@ -245,6 +257,8 @@ class RequestIndex:
     def __init__(self, path: Path | str = ":memory:") -> None:
         self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self.lock = threading.Lock()
+        self._df_cache: dict[str, int] = {}
+        self._df_cache_since = time.monotonic()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -259,7 +273,7 @@ class RequestIndex:
     def upsert_many(self, requests: Iterable[Request]) -> int:
         rows = [_row(r) for r in requests]
         with self.lock, self.db:
-            self.db.executemany(_UPSERT, rows)
+            self._write(rows, [])
         return len(rows)
 
     def replace_installation(
@@ -268,33 +282,77 @@ class RequestIndex:
         """The installation's requests (or those in ``repos``) become exactly these: a rebuild."""
         rows = [_row(r) for r in requests]
         with self.lock, self.db:
-            if repos is None:
-                self.db.execute("DELETE FROM requests WHERE installation=?", (installation,))
-            else:
-                self.db.executemany(
-                    "DELETE FROM requests WHERE installation=? AND repo=?",
-                    [(installation, repo) for repo in repos],
-                )
-            self.db.executemany(_UPSERT, rows)
+            self._write([], self._keys_in(installation, repos))
+            self._write(rows, [])
         return len(rows)
 
     def delete(self, installation: int, repo: str, number: int) -> None:
         with self.lock, self.db:
-            self.db.execute(
-                "DELETE FROM requests WHERE installation=? AND repo=? AND number=?",
-                (installation, repo, number),
-            )
+            self._write([], [(installation, repo, number)])
 
     def delete_repos(self, installation: int, repos: Iterable[str] | None = None) -> None:
         """A repository left the installation (or the whole installation went)."""
         with self.lock, self.db:
-            if repos is None:
-                self.db.execute("DELETE FROM requests WHERE installation=?", (installation,))
-            else:
-                self.db.executemany(
-                    "DELETE FROM requests WHERE installation=? AND repo=?",
-                    [(installation, repo) for repo in repos],
-                )
+            self._write([], self._keys_in(installation, repos))
+
+    def _keys_in(
+        self, installation: int, repos: Iterable[str] | None
+    ) -> list[tuple[int, str, int]]:
+        if repos is None:
+            found = self.db.execute(
+                "SELECT installation, repo, number FROM requests WHERE installation=?",
+                (installation,),
+            ).fetchall()
+        else:
+            found = []
+            for repo in repos:
+                found += self.db.execute(
+                    "SELECT installation, repo, number FROM requests"
+                    " WHERE installation=? AND repo=?",
+                    (installation, repo),
+                ).fetchall()
+        return [(int(i), str(r), int(n)) for i, r, n in found]
+
+    def _write(self, rows: list[tuple[object, ...]], deletes: list[tuple[int, str, int]]) -> None:
+        """Rows in, keys out, and the term counts IDF reads kept in step (in one transaction)."""
+        delta: dict[str, int] = {}
+        added = 0
+        changes = [(row[:3], row[-2:]) for row in rows] + [(key, None) for key in deletes]
+        for key, new_terms in changes:
+            old = self.db.execute(
+                "SELECT title_terms, body_terms FROM requests"
+                " WHERE installation=? AND repo=? AND number=?",
+                key,
+            ).fetchone()
+            if old is not None:
+                for term in set(f"{old[0]} {old[1]}".split()):
+                    delta[term] = delta.get(term, 0) - 1
+            if new_terms is not None:
+                for term in set(f"{new_terms[0]} {new_terms[1]}".split()):
+                    delta[term] = delta.get(term, 0) + 1
+            added += (new_terms is not None) - (old is not None)
+        if rows:
+            self.db.executemany(_UPSERT, rows)
+        if deletes:
+            self.db.executemany(
+                "DELETE FROM requests WHERE installation=? AND repo=? AND number=?", deletes
+            )
+        changed = [(t, d) for t, d in delta.items() if d]
+        for term, _ in changed:
+            self._df_cache.pop(term, None)
+        self.db.executemany(
+            "INSERT INTO term_docs (term, docs) VALUES (?, ?)"
+            " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
+            changed,
+        )
+        self.db.executemany(
+            "DELETE FROM term_docs WHERE term=? AND docs <= 0", [(t,) for t, d in changed if d < 0]
+        )
+        self.db.execute(
+            "INSERT INTO index_meta (key, value) VALUES ('requests', ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
+            (added,),
+        )
 
     def set_private(self, installation: int, repo: str, private: bool) -> None:
         with self.lock, self.db:
@@ -323,7 +381,11 @@ class RequestIndex:
 
     def count(self) -> int:
         with self.lock:
-            return int(self.db.execute("SELECT count(*) FROM requests").fetchone()[0])
+            return self._total()
+
+    def _total(self) -> int:
+        row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
+        return int(row[0]) if row else 0
 
     def related(self, request: Request, scoring: Scoring = Scoring()) -> list[Related]:
         """Other communities' requests about the same need, best first, above the threshold."""
@@ -332,8 +394,16 @@ class RequestIndex:
         if not counts:
             return []
         with self.lock:
-            mine = _weigh(counts, self._idf(set(counts), thesaurus))
-            distinctive = sorted(mine, key=lambda t: (-mine[t], t))[: scoring.query_terms]
+            # Candidates come from the rarest of its words: short posting lists, fast BM25.
+            idf = self._idf(set(counts), thesaurus)
+            rarity = {t: (1.0 + math.log(c)) * idf[t] for t, c in counts.items()}
+            ranked = sorted(rarity, key=lambda t: (-rarity[t], t))
+            # A word in more than 2% of requests makes BM25 read a long posting list and
+            # finds little: searched only when a request has almost no rarer word.
+            common = math.log(1.0 + (self._total() + 1) / (max(200, self._total() / 50) + 0.5))
+            distinctive = [t for t in ranked if idf[t] >= common][: scoring.query_terms]
+            if len(distinctive) < 2:
+                distinctive = ranked[:2]
             words = [w for t in distinctive for w in (thesaurus.members(t) or (t,))]
             query = " OR ".join(f'"{w}"' for w in words)
             rows = self.db.execute(
@@ -356,7 +426,7 @@ class RequestIndex:
             if related.score >= scoring.threshold:
                 found.append(related)
         found.sort(key=lambda r: (-r.score, r.request.ref))
-        return found
+        return _in_words(request, found)
 
     def score(self, a: Request, b: Request, scoring: Scoring = Scoring()) -> Related | None:
         """How related two given requests are (the same measure as ``related``), or None."""
@@ -367,7 +437,7 @@ class RequestIndex:
         with self.lock:
             idf = self._idf(set(counts_a) | set(counts_b), scoring.thesaurus)
         related = _compare(a, _weigh(counts_a, idf), b, _weigh(counts_b, idf), scoring)
-        return related if related.score >= scoring.threshold else None
+        return _in_words(a, [related])[0] if related.score >= scoring.threshold else None
 
     def document_frequency(self, term: str) -> int:
         with self.lock:
@@ -379,23 +449,40 @@ class RequestIndex:
         A thesaurus group's frequency is its words' summed (an over-count when
         one request uses two of them: the group then weighs a little less).
         """
-        total = int(self.db.execute("SELECT count(*) FROM requests").fetchone()[0])
-        members = {k: thesaurus.members(k) or (k,) for k in keys}
-        df = self._idf_rows(sorted({w for words in members.values() for w in words}))
-        return {
-            k: math.log(1.0 + (total + 1) / (min(total, sum(df.get(w, 0) for w in words)) + 0.5))
-            for k, words in members.items()
-        }
+        total = self._total()
+        groups = {k: thesaurus.members(k) for k in keys if k.startswith(_CONCEPT)}
+        words = {w for entries in groups.values() for entry in entries for w in entry.split()}
+        df = self._idf_rows([*(k for k in keys if k not in groups), *words])
+
+        def docs(entry: str) -> int:  # a phrase is used at most as often as its rarest word
+            return min(df.get(w, 0) for w in entry.split())
+
+        for key, entries in groups.items():
+            df[key] = min(total, sum(map(docs, entries)))
+        return {k: math.log(1.0 + (total + 1) / (df.get(k, 0) + 0.5)) for k in keys}
 
     def _idf_rows(self, stems: Sequence[str]) -> dict[str, int]:
+        """Requests per term, cached: this process's writes drop what they change; another
+        process's (``flywheel index``) show within a minute, and IDF drifts slowly anyway."""
+        if time.monotonic() - self._df_cache_since > 60 or len(self._df_cache) > 500_000:
+            self._df_cache.clear()
+            self._df_cache_since = time.monotonic()
         found: dict[str, int] = {}
-        for start in range(0, len(stems), 400):
-            chunk = stems[start : start + 400]
+        missing = []
+        for term in stems:
+            known = self._df_cache.get(term)
+            if known is None:
+                missing.append(term)
+            else:
+                found[term] = known
+        for start in range(0, len(missing), 400):
+            chunk = missing[start : start + 400]
             marks = ",".join("?" * len(chunk))
-            for term, docs in self.db.execute(
-                f"SELECT term, doc FROM requests_vocab WHERE term IN ({marks})", chunk
-            ):
-                found[str(term)] = int(docs)
+            answered = dict(
+                self.db.execute(f"SELECT term, docs FROM term_docs WHERE term IN ({marks})", chunk)
+            )
+            for term in chunk:
+                found[term] = self._df_cache[term] = int(answered.get(term, 0))
         return found
 
 
@@ -470,16 +557,31 @@ def _compare(
     a: Request, mine: dict[str, float], b: Request, theirs: dict[str, float], scoring: Scoring
 ) -> Related:
     common = set(mine) & set(theirs)
-    labels = sorted(_need_labels(a.labels) & _need_labels(b.labels))
+    labels = sorted(need_labels(a.labels) & need_labels(b.labels))
     score = _cosine(mine, theirs, common) + scoring.label_weight * bool(labels)
     if a.workflow and b.workflow == a.workflow:
         score += scoring.workflow_weight
     telling = sorted(common, key=lambda t: (-(mine[t] * theirs[t]), t))[:4]
+    return Related(b, round(score, 3), tuple(telling), tuple(labels))
+
+
+def _in_words(a: Request, found: list[Related]) -> list[Related]:
+    """The shared terms as ``a`` wrote them ("workers", not "work"; a group by its name)."""
+    if not found:
+        return found
     words = _surface(f"{a.title} {plain_text(a.body)}")
-    return Related(b, round(score, 3), tuple(words.get(t, t) for t in telling), tuple(labels))
+    return [
+        Related(
+            r.request,
+            r.score,
+            tuple(words.get(t, t.removeprefix(_CONCEPT)) for t in r.shared_terms),
+            r.shared_labels,
+        )
+        for r in found
+    ]
 
 
-def _need_labels(labels: Iterable[str]) -> set[str]:
+def need_labels(labels: Iterable[str]) -> set[str]:
     return {name.lower() for name in labels if not name.lower().startswith(_GENERIC_LABELS)}
 
 

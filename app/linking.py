@@ -23,7 +23,7 @@ from . import forms, markers, workflows
 from .config import Config, LinkingSettings
 from .context import HandlerContext
 from .github import PermanentGitHubError, classify
-from .index import Related, Request, RequestIndex, Scoring, Thesaurus
+from .index import Related, Request, RequestIndex, Scoring, Thesaurus, need_labels
 from .plan import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
 from .render import renderer_for, trusted
 
@@ -81,7 +81,7 @@ def request_of(
         title=str(issue.get("title") or ""),
         body=str(issue.get("body") or ""),
         community=community,
-        labels=tuple(labels),
+        labels=tuple(name for name in labels if name.lower() in need_labels([name])),
         workflow=workflow.id if workflow else "",
         state=str(issue.get("state") or "open"),
         private=bool(repository.get("private", True)),

@@ -39,6 +39,9 @@ def wanted_labels(config: Config) -> list[LabelSpec]:
                     name = fill(per_field.name, {"field": spec.id}) or ""
                     description = fill(per_field.description, {"field": spec.heading}) or ""
                     found.setdefault(name.lower(), LabelSpec(name, per_field.color, description))
+    linking = config.settings.linking
+    if linking.enabled:
+        found.setdefault(linking.shared_need.label.name.lower(), linking.shared_need.label)
     return sorted(found.values(), key=lambda spec: spec.name.lower())
 
 
@@ -72,6 +75,13 @@ def wanted_fields(config: Config) -> dict[tuple[str, int], dict[str, FieldNeed]]
             need = needs.setdefault(name.lower(), FieldNeed(name, data_type))
             if option and option.lower() not in {o.lower() for o in need.options}:
                 need.options.append(option)
+    shared = config.settings.linking.shared_need
+    if config.settings.linking.enabled and shared.board_owner and shared.board_number:
+        needs = boards.setdefault((shared.board_owner, shared.board_number), {})
+        for name, value in shared.board_fields:
+            need = needs.setdefault(name.lower(), FieldNeed(name, "SINGLE_SELECT"))
+            if value.lower() not in {o.lower() for o in need.options}:
+                need.options.append(value)
     return boards
 
 

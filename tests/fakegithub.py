@@ -166,6 +166,13 @@ class FakeGitHub:
 
     # -- inspection helpers for tests ---------------------------------------------------
 
+    def delete_issue(self, repo: str, number: int) -> None:
+        """An admin deleted it: gone from every listing, its comments too."""
+        del self.issues[(repo, number)]
+        self.comments = {
+            cid: c for cid, c in self.comments.items() if c["_issue"] != (repo, number)
+        }
+
     def issue(self, repo: str, number: int) -> Issue:
         return self.issues[(repo, number)]
 
@@ -456,6 +463,7 @@ class FakeGitHub:
             "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}",
             "created_at": issue.created_at,
             "updated_at": issue.updated_at,
+            "closed_at": None if issue.state == "open" else issue.updated_at,
             "author_association": issue.author_association,
             "comments": len(self.comments_on(issue.repo, issue.number)),
         }
@@ -526,12 +534,14 @@ class FakeGitHub:
     async def _list_issues(self, request: web.Request, data: Any, repo: str) -> web.Response:
         self._repo(repo)
         state = request.query.get("state", "open")
+        since = request.query.get("since", "")
         wanted = [w for w in request.query.get("labels", "").split(",") if w]
         found = [
             self.issue_json(i)
             for i in self.issues.values()
             if i.repo == repo
             and (state == "all" or i.state == state)
+            and i.updated_at >= since
             and all(w.lower() in [n.lower() for n in i.labels] for w in wanted)
         ]
         return self._paginate(request, sorted(found, key=lambda i: -i["number"]))
