@@ -231,7 +231,7 @@ class Scoring:
     label_weight: float = 0.1  # added when the two share a need label (not community: etc.)
     workflow_weight: float = 0.05  # added when both belong to the same workflow
     candidates: int = 30  # BM25 candidates re-scored
-    query_terms: int = 6  # the most distinctive terms BM25 searches with
+    query_terms: int = 5  # the most distinctive terms BM25 searches with
     closed_since: str = ""  # ISO time: requests closed before it are no longer offered
     thesaurus: Thesaurus = Thesaurus()
 

@@ -65,7 +65,9 @@ async def on_issue(event: sansio.Event, ctx: HandlerContext) -> None:
         return  # e.g. an edit of words linking ignores: nothing to say, nothing to read
     linker = Linker(ctx)
     linker.remember_issue(ref, issue, bool(repository.get("private", True)))
-    await relink(linker, ref, before, after, action, title_changed="title" in changes)
+    # An issue transferred here is "opened" with our comment carried along: not fresh.
+    fresh = action == "opened" and "old_issue" not in changes
+    await relink(linker, ref, before, after, action, title_changed="title" in changes, fresh=fresh)
 
 
 async def relink(
@@ -76,14 +78,15 @@ async def relink(
     action: str,
     *,
     title_changed: bool = False,
+    fresh: bool = False,
 ) -> None:
-    """Plan this issue's comment and those of the requests it joins, leaves or shows anew."""
+    """Plan this issue's comment and those of the requests it joins, leaves or shows anew.
+
+    ``fresh``: just opened, so nothing was shown yet and nothing needs reading.
+    """
     if after is not None:
-        opened = action == "opened"  # nothing was shown yet
-        earlier = set() if opened else {str(r) for r in await _shown_before(linker, ref)}
-        shown = await linker.plan_comment(
-            ref, after, create=action in _CREATES, fresh=opened
-        )
+        earlier = set() if fresh else {str(r) for r in await _shown_before(linker, ref)}
+        shown = await linker.plan_comment(ref, after, create=action in _CREATES, fresh=fresh)
         now = {r.request.ref for r in shown.links}
         linker.plan_shared_need(after, shown.links)
     else:
