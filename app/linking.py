@@ -13,6 +13,7 @@ related request exists there. Private repositories show each other in full.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -103,16 +104,14 @@ def scoring_of(settings: LinkingSettings, now: datetime | None = None) -> Scorin
     )
 
 
-_THESAURI: dict[int, Thesaurus] = {}
-
-
 def _thesaurus(settings: LinkingSettings) -> Thesaurus:
-    """Built once per loaded config (config objects live until the config is reloaded)."""
-    key = id(settings.thesaurus)
-    if key not in _THESAURI:
-        _THESAURI.clear()
-        _THESAURI[key] = Thesaurus.of(settings.thesaurus)
-    return _THESAURI[key]
+    return _built_thesaurus(tuple((k, tuple(v)) for k, v in settings.thesaurus.items()))
+
+
+@functools.lru_cache(maxsize=4)
+def _built_thesaurus(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> Thesaurus:
+    """Built once per thesaurus (a config reload with the same words reuses it)."""
+    return Thesaurus.of(dict(groups))
 
 
 @dataclass

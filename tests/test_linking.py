@@ -328,3 +328,26 @@ async def test_flywheel_index_rebuilds_the_cache_from_github(
         (VAULT, "closed", True),
     }
     assert private_key not in out.decode()
+
+
+async def test_a_repository_turned_private_disappears_from_public_comments(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    here = request(fake, REPO, "hypatia", GPU_HYPATIA)
+    there = request(fake, SUPPORT, "curie", GPU_CURIE)
+    await opened(flywheel, here)
+    await opened(flywheel, there)
+    assert GPU_CURIE[0] in links_body(fake, here)
+
+    fake.repos[SUPPORT]["private"] = True
+    event = {
+        "action": "privatized",
+        "repository": payloads.repository(fake, SUPPORT),
+        "sender": payloads.user("maria"),
+        "installation": payloads.installation(fake),
+    }
+    row = await flywheel.deliver("repository", event)
+    assert row["state"] == "done", row
+    body = links_body(fake, here)
+    assert GPU_CURIE[0] not in body and "curie" not in body and SUPPORT not in body
+    assert "A related request in a private repository" in body

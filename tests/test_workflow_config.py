@@ -170,6 +170,13 @@ def test_the_readme_commands_example_is_valid_config(tmp_path: Path) -> None:
         ("commands:\n  disabled: [teleport]\n", 2, "'teleport' is not a command"),
         ("commands:\n  representatives_team: reps\n", 2, "must contain {community}"),
         ("commands:\n  colour: blue\n", 2, "unknown key 'colour' in commands"),
+        ("linking:\n  threshold: 3\n", 2, "'threshold' must be between 0 and 1"),
+        ("linking:\n  threshold: high\n", 2, "'threshold' must be a number"),
+        ("linking:\n  max_links: -1\n", 2, "'max_links' must be 0 or more"),
+        ("linking:\n  thesaurus:\n    GPU: [cuda]\n", 3, "thesaurus group 'GPU'"),
+        ("linking:\n  thesaurus:\n    gpu: {a: b}\n", 3, "must be text or a list of text"),
+        ("linking:\n  shared_need: {min_communities: 1}\n", 2, "2 communities or more"),
+        ("linking:\n  shared_need:\n    board: {owner: o}\n", 3, "board needs 'number'"),
     ],
 )
 def test_bad_command_config_names_the_line(
