@@ -42,11 +42,9 @@ def test_sections_round_trip_what_github_writes(answers: dict[str, str]) -> None
     body = "\n\n".join(f"### {h}\n\n{v}" for h, v in answers.items())
     found = forms.sections(body)
     for heading, value in answers.items():
-        if (
-            "```" not in value
-            and "~~~" not in value
-            and not any(line.lstrip().startswith("###") for line in value.split("\n"))
-        ):
+        if "```" in value or "~~~" in value:
+            break  # an unclosed fence makes the rest code, in GitHub's rendering and ours
+        if not any(line.lstrip().startswith("###") for line in value.split("\n")):
             assert found[heading.lower()] == value.strip()
 
 
