@@ -371,17 +371,15 @@ class RequestIndex:
             ).fetchone()
         return _request(row) if row else None
 
-    def all(self, installation: int) -> list[Request]:
+    def all(self, installation: int, *, private_only: bool = False) -> list[Request]:
+        only = " AND private=1" if private_only else ""
         with self.lock:
             rows = self.db.execute(
-                f"SELECT {_COLUMNS} FROM requests WHERE installation=? ORDER BY repo, number",
+                f"SELECT {_COLUMNS} FROM requests WHERE installation=?{only}"
+                " ORDER BY repo, number",
                 (installation,),
             ).fetchall()
         return [_request(row) for row in rows]
-
-    def count(self) -> int:
-        with self.lock:
-            return self._total()
 
     def _total(self) -> int:
         row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
@@ -581,8 +579,13 @@ def _in_words(a: Request, found: list[Related]) -> list[Related]:
     ]
 
 
+def is_need_label(name: str) -> bool:
+    """``support``, ``gpu`` say something about the need; ``community: …``, ``type: …`` do not."""
+    return not name.lower().startswith(_GENERIC_LABELS)
+
+
 def need_labels(labels: Iterable[str]) -> set[str]:
-    return {name.lower() for name in labels if not name.lower().startswith(_GENERIC_LABELS)}
+    return {name.lower() for name in labels if is_need_label(name)}
 
 
 def _counts(title_terms: str, body_terms: str, thesaurus: Thesaurus) -> dict[str, float]:

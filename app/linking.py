@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import forms, markers, workflows
+from . import forms, workflows
 from .config import Config, LinkingSettings
 from .context import HandlerContext
 from .github import PermanentGitHubError, classify
-from .index import Related, Request, RequestIndex, Scoring, Thesaurus, need_labels
+from .index import Related, Request, RequestIndex, Scoring, Thesaurus, is_need_label
 from .plan import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
 from .render import renderer_for, trusted
 
@@ -82,7 +82,7 @@ def request_of(
         title=str(issue.get("title") or ""),
         body=str(issue.get("body") or ""),
         community=community,
-        labels=tuple(name for name in labels if name.lower() in need_labels([name])),
+        labels=tuple(name for name in labels if is_need_label(name)),
         workflow=workflow.id if workflow else "",
         state=str(issue.get("state") or "open"),
         private=bool(repository.get("private", True)),
@@ -162,19 +162,15 @@ class Linker:
         self.data: dict[IssueRef, LinkData] = {}
         self.issues: dict[IssueRef, dict[str, Any] | None] = {}
         self.private: dict[str, bool] = {}
+        self._opaque: dict[str, Request] | None = None
 
     # -- what GitHub holds ------------------------------------------------------------
 
     async def data_of(self, ref: IssueRef) -> LinkData:
         if ref not in self.data:
-            found: LinkData | None = None
-            if self.ctx.gh is not None:
-                for comment in await self.ctx.comments.get(self.ctx.gh, ref):
-                    marks = markers.bot_markers(comment)
-                    if LINKS_KEY in marks:
-                        found = LinkData.from_marker(marks[LINKS_KEY], exists=True)
-                        break
-            self.data[ref] = found or LinkData()
+            gh = self.ctx.gh
+            found = await self.ctx.comments.marker_data(gh, ref, LINKS_KEY) if gh else None
+            self.data[ref] = LinkData() if found is None else LinkData.from_marker(found, True)
         return self.data[ref]
 
     def known(self, ref: IssueRef) -> Request | None:
@@ -242,10 +238,24 @@ class Linker:
             return self.known(ref)
         if self.index is None:
             return None
-        for candidate in self.index.all(self.installation):
-            if candidate.private and opaque(candidate.ref) == text:
-                return candidate
-        return None
+        if self._opaque is None:  # built once per delivery, from the private requests only
+            private = self.index.all(self.installation, private_only=True)
+            self._opaque = {opaque(r.ref): r for r in private}
+        return self._opaque.get(text)
+
+    async def shown_before(self, ref: IssueRef) -> list[Request]:
+        """The requests the issue's comment showed automatically, as the index knows them."""
+        data = await self.data_of(ref)
+        return [r for r in map(self.resolve, data.auto) if r is not None]
+
+    async def refresh(
+        self, refs: Iterable[str], *, include: Sequence[Request] = (), create: bool = True
+    ) -> None:
+        """Plan the comments of these indexed requests (by ref), each computed afresh."""
+        for text in sorted(refs):
+            other = self.resolve(text)
+            if other is not None:
+                await self.plan_comment(_ref(other), other, include=include, create=create)
 
     def communities(self, request: Request, links: Sequence[Related]) -> list[str]:
         return sorted({request.community, *(r.request.community for r in links)} - {""})

@@ -268,6 +268,16 @@ class CommentLists:
             self._lists[issue] = task
         return await task
 
+    async def marker_data(
+        self, gh: GitHubClient, issue: IssueRef, key: str
+    ) -> dict[str, Any] | None:
+        """The data of our comment marked ``key``, or None when the issue has no such comment."""
+        for comment in await self.get(gh, issue):
+            found = markers.bot_markers(comment)
+            if key in found:
+                return found[key]
+        return None
+
     @staticmethod
     async def _list(gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
         url = f"/repos/{issue.repo}/issues/{issue.number}/comments?per_page=100"

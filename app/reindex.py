@@ -47,10 +47,8 @@ async def rebuild(
     repositories: Sequence[Mapping[str, Any]] | None = None,
 ) -> int:
     """Replace the installation's requests (or those of ``repositories``) with GitHub's."""
+    names = None if repositories is None else [repo["full_name"] for repo in repositories]
     if repositories is None:
         repositories = await installation_repository_objects(gh)
-        requests = await fetch_requests(gh, config, installation, repositories)
-        return index.replace_installation(installation, requests)
     requests = await fetch_requests(gh, config, installation, repositories)
-    names = [repo["full_name"] for repo in repositories]
     return index.replace_installation(installation, requests, repos=names)

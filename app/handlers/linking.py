@@ -15,7 +15,7 @@ from gidgethub.routing import Router
 from .. import reindex
 from ..context import HandlerContext, is_from_bot
 from ..index import Request, same_for_linking
-from ..linking import Linker, parse_ref, request_of
+from ..linking import Linker, request_of
 from ..plan import IssueRef
 
 router = Router()
@@ -85,7 +85,7 @@ async def relink(
     ``fresh``: just opened, so nothing was shown yet and nothing needs reading.
     """
     if after is not None:
-        earlier = set() if fresh else {str(r) for r in await _shown_before(linker, ref)}
+        earlier = set() if fresh else {r.ref for r in await linker.shown_before(ref)}
         shown = await linker.plan_comment(ref, after, create=action in _CREATES, fresh=fresh)
         now = {r.request.ref for r in shown.links}
         linker.plan_shared_need(after, shown.links)
@@ -95,34 +95,13 @@ async def relink(
         assert before is not None and linker.index is not None
         earlier = {r.request.ref for r in linker.index.related(before, linker.scoring)}
         if action not in ("deleted", "transferred"):
-            earlier |= {str(r) for r in await _shown_before(linker, ref)}
+            earlier |= {r.ref for r in await linker.shown_before(ref)}
         now = set()
     seen_elsewhere = action in _SEEN_ELSEWHERE or title_changed
     others = (earlier | now) if seen_elsewhere else (earlier ^ now)
-    for text in sorted(others):
-        other_ref = parse_ref(text)
-        other = linker.known(other_ref) if other_ref else None
-        if other_ref is None or other is None:
-            continue
-        include = [after] if after is not None else []
-        await linker.plan_comment(other_ref, other, include=include)
+    await linker.refresh(others, include=[after] if after is not None else [])
     if others:
         linker.ctx.note(f"related requests refreshed on {len(others)} other issue(s)")
-
-
-async def _shown_before(linker: Linker, ref: IssueRef) -> list[IssueRef]:
-    """The automatic links the issue's comment showed (opaque ones resolved by the index)."""
-    data = await linker.data_of(ref)
-    found = []
-    for text in data.auto:
-        parsed = parse_ref(text)
-        if parsed is not None:
-            found.append(parsed)
-            continue
-        resolved = linker.resolve(text)
-        if resolved is not None:
-            found.append(IssueRef(resolved.repo, resolved.number))
-    return found
 
 
 @router.register("installation", action="created")
@@ -168,14 +147,13 @@ async def on_visibility(event: sansio.Event, ctx: HandlerContext) -> None:
     ctx.note(f"{name} is now {'private' if private else 'public'}")
     if not private:
         return
-    # Comments elsewhere may show its titles: each is rewritten to hide them.
+    # Comments elsewhere may show its titles: each public one is rewritten to hide them.
     linker = Linker(ctx)
-    neighbours: set[str] = set()
-    for request in ctx.index.all(_installation(ctx)):
-        if request.repo == name:
-            neighbours |= {r.request.ref for r in ctx.index.related(request, linker.scoring)}
-    for text in sorted(neighbours):
-        other_ref = parse_ref(text)
-        other = linker.known(other_ref) if other_ref else None
-        if other_ref is not None and other is not None and not other.private:
-            await linker.plan_comment(other_ref, other, create=False)
+    neighbours = {
+        r.request.ref
+        for request in ctx.index.all(_installation(ctx), private_only=True)
+        if request.repo == name
+        for r in ctx.index.related(request, linker.scoring)
+        if not r.request.private
+    }
+    await linker.refresh(neighbours, create=False)

@@ -82,11 +82,7 @@ async def existing_marker_data(ctx: HandlerContext, ref: IssueRef, key: str) -> 
     """The data in our marked comment on an issue (members live there, visible to all)."""
     if ctx.gh is None:
         return {}
-    for comment in await ctx.comments.get(ctx.gh, ref):
-        found = markers.bot_markers(comment)
-        if key in found:
-            return found[key]
-    return {}
+    return await ctx.comments.marker_data(ctx.gh, ref, key) or {}
 
 
 async def backlinked_issues(
