@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -227,6 +228,7 @@ class Caches:
             cachetools.TTLCache(maxsize=256, ttl=60)
         )
         self.reported: set[str] = set()
+        self.comment_writes = CommentWrites()
 
     async def board(self, gh: GitHubClient, owner: str, number: int) -> projects.Board:
         key = (owner.lower(), number)
@@ -250,6 +252,36 @@ class Caches:
         return True
 
 
+class CommentWrites:
+    """Per-issue locks and write counts, shared by every delivery of the process.
+
+    Deliveries about one issue run one at a time, but linking and consortia
+    write comments on *other* issues too: two deliveries could both list a
+    third issue's comments, find no comment of ours, and both create one. A
+    comment is therefore written under its issue's lock, and a list taken
+    before another delivery wrote there is read again first.
+    """
+
+    def __init__(self) -> None:
+        self._locks: weakref.WeakValueDictionary[IssueRef, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+        self._writes: cachetools.LRUCache[IssueRef, int] = cachetools.LRUCache(maxsize=65536)
+
+    def lock(self, issue: IssueRef) -> asyncio.Lock:
+        lock = self._locks.get(issue)
+        if lock is None:
+            lock = asyncio.Lock()
+            self._locks[issue] = lock
+        return lock
+
+    def count(self, issue: IssueRef) -> int:
+        return self._writes.get(issue, 0)
+
+    def wrote(self, issue: IssueRef) -> None:
+        self._writes[issue] = self.count(issue) + 1
+
+
 class CommentLists:
     """An issue's comments, listed once per delivery and shared by whoever needs them.
 
@@ -258,15 +290,29 @@ class CommentLists:
     own writes are appended so later actions in the plan see them.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, writes: CommentWrites | None = None) -> None:
         self._lists: dict[IssueRef, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._writes = writes or CommentWrites()
+        self._listed_at: dict[IssueRef, int] = {}
 
     async def get(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
         task = self._lists.get(issue)
         if task is None:
+            self._listed_at[issue] = self._writes.count(issue)
             task = asyncio.ensure_future(self._list(gh, issue))
             self._lists[issue] = task
         return await task
+
+    async def current(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
+        """The list, read again if another delivery wrote on the issue since it was read.
+
+        Call it holding the issue's lock from ``CommentWrites``.
+        """
+        listed = await self.get(gh, issue)
+        if self._listed_at.get(issue) == self._writes.count(issue):
+            return listed
+        self._lists.pop(issue, None)
+        return await self.get(gh, issue)
 
     async def marker_data(
         self, gh: GitHubClient, issue: IssueRef, key: str
@@ -292,7 +338,7 @@ class Executor:
     ) -> None:
         self.gh = gh
         self.caches = caches
-        self._comments = comments or CommentLists()
+        self._comments = comments or CommentLists(caches.comment_writes)
         self._repo_labels: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
@@ -405,9 +451,17 @@ class Executor:
         return await self._comments.get(self.gh, issue)
 
     async def _comment(self, action: UpsertComment) -> ActionResult:
+        writes = self.caches.comment_writes
+        async with writes.lock(action.issue):
+            result = await self._upsert_comment(action)
+            if result.status == "applied":
+                writes.wrote(action.issue)
+            return result
+
+    async def _upsert_comment(self, action: UpsertComment) -> ActionResult:
         described = action.describe()
         text = action.text()
-        for comment in await self.comments(action.issue):
+        for comment in await self._comments.current(self.gh, action.issue):
             if action.key not in markers.bot_markers(comment):
                 continue
             if action.keep_ticks:

@@ -21,7 +21,7 @@ from .index import RequestIndex
 from .journal import Delivery, Journal
 from .overrides import OVERRIDE_PATH, RepoOverrides
 from .permissions import PermissionChecker
-from .plan import Caches, DryRunExecutor, Executor, PlanApplier, UpsertComment
+from .plan import Caches, CommentLists, DryRunExecutor, Executor, PlanApplier, UpsertComment
 from .render import neutralise
 from .worker import DeliveryFailed
 
@@ -96,6 +96,7 @@ class Processor:
             caches=self.caches,
             permissions=self.permissions,
             index=self.index,
+            comments=CommentLists(self.caches.comment_writes),
         )
         if override_problem is not None:
             report_override_problem(ctx, override_problem)

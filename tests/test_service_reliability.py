@@ -27,6 +27,33 @@ async def mirror_title(event: sansio.Event, ctx: HandlerContext) -> None:
     ctx.add(EnsureLabels(ref, add=(LabelSpec("seen", "0e8a16", "Flywheel saw this"),)))
 
 
+hub_router = Router()
+
+
+@hub_router.register("issues", action="opened")
+async def tell_the_hub_issue(event: sansio.Event, ctx: HandlerContext) -> None:
+    """Like linking: a delivery about one issue writes on another (issue #1, the hub)."""
+    ref = ctx.issue_ref()
+    assert ref is not None
+    ctx.add(UpsertComment(IssueRef(ref.repo, 1), "hub", f"Last heard of #{ref.number}"))
+
+
+async def test_deliveries_about_different_issues_never_double_a_comment_on_a_third(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
+    flywheel = await make_flywheel(fake_url, config, router=hub_router)
+    fake.add_issue(REPO, "The hub issue", "body")
+    fake.latency = 0.05  # every delivery lists the hub's comments before any creates one
+    issues = [fake.add_issue(REPO, f"Spoke {n}", "body") for n in range(6)]
+    for issue in issues:
+        await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"))
+    await flywheel.idle()
+    (comment,) = fake.comments_on(REPO, 1)
+    assert comment["body"].startswith("Last heard of #")
+    creations = [c for c in fake.calls if c.method == "POST" and c.path.endswith("/1/comments")]
+    assert len(creations) == 1
+
+
 async def build(make_flywheel: Any, fake_url: str, config: Any, **kw: Any) -> Flywheel:
     return await make_flywheel(fake_url, config, router=router, max_attempts=4, **kw)
 
