@@ -269,6 +269,60 @@ def cmd_index(args: argparse.Namespace) -> int:
     return _run_against_github("index", run)
 
 
+def parse_window(text: str) -> float:
+    """``6h``, ``90m``, ``2d`` or plain seconds → seconds (argparse type for --since).
+
+    >>> parse_window("6h"), parse_window("90m"), parse_window("2d"), parse_window("30")
+    (21600.0, 5400.0, 172800.0, 30.0)
+    """
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = text.strip().lower()
+    unit = units.get(text[-1:])
+    number = text[:-1] if unit else text
+    try:
+        value = float(number) * (unit or 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration like 6h, 90m or 2d") from None
+    if not 0 < value <= 3 * 86400:
+        raise argparse.ArgumentTypeError("give a window between a second and 3 days (GitHub's)")
+    return value
+
+
+def cmd_redeliver(args: argparse.Namespace) -> int:
+    """Ask GitHub again for the failed deliveries of a window that never reached the journal."""
+    import time
+
+    import aiohttp
+
+    from .github import GitHubApp
+    from .journal import Journal
+    from .metrics import standard_metrics
+    from .redeliver import redeliver_failed
+
+    settings = _live_settings_or_exit("redeliver")
+    logs.configure("WARNING")
+
+    async def run() -> int:
+        journal = Journal(settings.db_path)
+        await journal.open()
+        try:
+            async with aiohttp.ClientSession() as session:
+                github = GitHubApp.from_settings(session, settings, standard_metrics())
+                report = await redeliver_failed(
+                    github, journal.known, since=time.time() - args.since
+                )
+        finally:
+            await journal.close()
+        for guid in report.redelivered:
+            print(f"asked again: {guid}")
+        for error in report.errors:
+            print(f"failed: {error}", file=sys.stderr)
+        print(report.summary())
+        return 1 if report.errors else 0
+
+    return _run_against_github("redeliver", run)
+
+
 def cmd_check_config(args: argparse.Namespace) -> int:
     from .formcheck import check_forms
 
@@ -336,6 +390,17 @@ def build_parser() -> argparse.ArgumentParser:
     index = sub.add_parser("index", help="rebuild the request index (linking) from GitHub")
     index.add_argument("--installation", type=int, required=True, help="the installation id")
     index.set_defaults(func=cmd_index)
+
+    again = sub.add_parser(
+        "redeliver", help="ask GitHub to redeliver the failed deliveries the journal lacks"
+    )
+    again.add_argument(
+        "--since",
+        type=parse_window,
+        default=parse_window("6h"),
+        help="how far back to look: 90m, 6h, 2d (default 6h; GitHub keeps 3 days)",
+    )
+    again.set_defaults(func=cmd_redeliver)
 
     check = sub.add_parser("check-config", help="validate a workflow-config folder")
     check.add_argument("directory", nargs="?", help="default $FLYWHEEL_CONFIG or workflow-config")

@@ -215,6 +215,8 @@ class LinkingSettings:
 class GlobalConfig:
     templates_dir: Path
     reminder_interval_minutes: int = 60
+    redeliver_interval_minutes: int = 0  # off: GitHub's failed deliveries are asked again by hand
+    redeliver_window_hours: int = 6
     help_footer: str = ""
     ignore_bots: bool = True
     commands: CommandSettings = CommandSettings()
@@ -729,6 +731,8 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         {
             "templates",
             "reminder_interval_minutes",
+            "redeliver_interval_minutes",
+            "redeliver_window_hours",
             "help_footer",
             "ignore_bots",
             "commands",
@@ -744,9 +748,26 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         raise reader.fail(
             top, "reminder_interval_minutes", "give minutes between sweeps, or 0 to turn them off"
         )
+    redeliver_interval = reader.typed(top, "redeliver_interval_minutes", int, 0)
+    if redeliver_interval < 0:
+        raise reader.fail(
+            top,
+            "redeliver_interval_minutes",
+            "redeliver_interval_minutes: give minutes between looks for failed deliveries, "
+            "or 0 to turn them off",
+        )
+    window = reader.typed(top, "redeliver_window_hours", int, 6)
+    if not 1 <= window <= 72:
+        raise reader.fail(
+            top,
+            "redeliver_window_hours",
+            "redeliver_window_hours: give 1 to 72 hours (GitHub keeps deliveries for 3 days)",
+        )
     return GlobalConfig(
         templates_dir=templates_dir,
         reminder_interval_minutes=interval,
+        redeliver_interval_minutes=redeliver_interval,
+        redeliver_window_hours=window,
         help_footer=reader.typed(top, "help_footer", str, ""),
         ignore_bots=reader.typed(top, "ignore_bots", bool, True),
         commands=_parse_commands(reader, top),

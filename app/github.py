@@ -375,6 +375,32 @@ class GitHubApp:
             raise classify(exc) from exc
         return int(answer["id"])
 
+    async def hook_deliveries(self, since: float) -> list[dict[str, Any]]:
+        """The App's webhook deliveries (attempts, redeliveries too) since a time, newest first.
+
+        GitHub lists newest first and keeps three days; we stop at the first
+        page that reaches back past ``since`` rather than reading them all.
+        """
+        client, jwt = self._as_app()
+        found: list[dict[str, Any]] = []
+        try:
+            async for delivery in client.getiter("/app/hook/deliveries?per_page=100", jwt=jwt):
+                delivered = _parse_time(delivery.get("delivered_at"))
+                if delivered is not None and delivered < since:
+                    break
+                found.append(delivery)
+        except Exception as exc:
+            raise classify(exc) from exc
+        return found
+
+    async def redeliver(self, hook_delivery_id: int) -> None:
+        """Ask GitHub to send a delivery again (same X-GitHub-Delivery guid, fresh signature)."""
+        client, jwt = self._as_app()
+        try:
+            await client.post(f"/app/hook/deliveries/{hook_delivery_id}/attempts", data={}, jwt=jwt)
+        except Exception as exc:
+            raise classify(exc) from exc
+
     async def for_installation(
         self, installation_id: int, delivery_id: str | None = None
     ) -> GitHubClient:

@@ -400,6 +400,17 @@ class Journal:
         rows = await self.query("SELECT * FROM deliveries WHERE id=?", (delivery_id,))
         return _row_summary(rows[0]) if rows else None
 
+    async def known(self, delivery_ids: list[str]) -> set[str]:
+        """Which of these delivery ids the journal holds, in whatever state."""
+        found: set[str] = set()
+        for start in range(0, len(delivery_ids), 500):
+            chunk = delivery_ids[start : start + 500]
+            rows = await self.query(
+                f"SELECT id FROM deliveries WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
+            found.update(r["id"] for r in rows)
+        return found
+
     async def for_issue(self, repo: str, number: int, limit: int = 20) -> list[dict[str, Any]]:
         """The latest deliveries about one issue, newest first (for /why)."""
         rows = await self.query(

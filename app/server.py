@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 from gidgethub import ValidationFailure, routing, sansio
 
-from . import __version__, reminders
+from . import __version__, redeliver, reminders
 from .config import Config
 from .github import GitHubApp
 from .handlers import build_router
@@ -158,6 +158,21 @@ async def metrics_page(request: web.Request) -> web.Response:
     return web.Response(text=state.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
+def _redelivery_task(state: AppState, start_workers: bool) -> asyncio.Task[None] | None:
+    """The optional self-healing loop (``redeliver_interval_minutes``; off by default)."""
+    settings = state.config.settings
+    if state.github is None or not settings.redeliver_interval_minutes or not start_workers:
+        return None
+    return asyncio.create_task(
+        redeliver.run_periodically(
+            state.github,
+            state.journal.known,
+            settings.redeliver_interval_minutes * 60.0,
+            settings.redeliver_window_hours * 3600.0,
+        )
+    )
+
+
 def create_app(
     settings: Settings,
     config: Config,
@@ -201,6 +216,7 @@ def create_app(
             metrics,
             workers=settings.workers,
             max_attempts=settings.max_attempts,
+            retry_base=settings.retry_base_seconds,
         )
         metrics.gauge(
             "flywheel_queue_depth",
@@ -217,10 +233,11 @@ def create_app(
             if state.github is not None and interval and start_workers
             else None
         )
+        background = [t for t in (sweeper, _redelivery_task(state, start_workers)) if t]
         yield
-        if sweeper is not None:
-            sweeper.cancel()
-            await asyncio.gather(sweeper, return_exceptions=True)
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         state.accepting = False
         await state.dispatcher.stop(settings.shutdown_grace_seconds)
         await state.session.close()

@@ -50,6 +50,7 @@ class Settings:
     shutdown_grace_seconds: float = 20.0
     max_attempts: int = 8
     github_timeout_seconds: float = 10.0
+    retry_base_seconds: float = 2.0
 
     @property
     def has_credentials(self) -> bool:
@@ -105,6 +106,8 @@ class Settings:
             raise SettingsError(f"FLYWHEEL_WORKERS must be a whole number, not {workers_text!r}")
         values: dict[str, object] = {
             "workers": int(workers_text),
+            "github_timeout_seconds": _seconds(env, "FLYWHEEL_GITHUB_TIMEOUT", 10.0),
+            "retry_base_seconds": _seconds(env, "FLYWHEEL_RETRY_BASE", 2.0),
             "app_id": env.get("GITHUB_APP_ID") or None,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
@@ -115,3 +118,16 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _seconds(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, not {text!r}") from None
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be between 0 and 3600 seconds, not {text!r}")
+    return value

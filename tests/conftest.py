@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -17,6 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.config import Config, load_config
+from app.github import GitHubApp
+from app.metrics import standard_metrics
 from app.server import STATE, AppState, create_app
 from app.settings import Settings
 from tests.fakegithub import FakeGitHub
@@ -154,3 +157,16 @@ def make_flywheel(
 @pytest.fixture
 async def flywheel(make_flywheel: Callable[..., Any], fake_url: str, config: Config) -> Flywheel:
     return await make_flywheel(fake_url, config)
+
+
+@pytest.fixture
+async def github(fake_url: str, private_key: str) -> AsyncIterator[GitHubApp]:
+    async with aiohttp.ClientSession() as session:
+        yield GitHubApp(
+            session,
+            app_id="12345",
+            private_key=private_key,
+            base_url=fake_url,
+            graphql_url=fake_url + "/graphql",
+            metrics=standard_metrics(),
+        )

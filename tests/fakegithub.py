@@ -18,6 +18,8 @@ import json
 import random
 import re
 import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote
@@ -100,6 +102,12 @@ class FakeGitHub:
         self.forbid_people_lookups = False  # the App lacks Members: read → 403
         self.hook_deliveries: list[dict[str, Any]] = []
         self.redelivered: list[int] = []
+        # Set by a test to the way GitHub would send a delivery again: guid → answer's status.
+        self.resend: Callable[[str], Awaitable[int]] | None = None
+        self._resending: set[asyncio.Future[None]] = set()
+        self.faults_injected: Counter[str] = Counter()
+        self.random_fault_mix = {"status": 0.6, "secondary": 0.25, "slow": 0.15}
+        self.slow_delay = 12.0
         self._ids = itertools.count(1000)
         self.app = web.Application(middlewares=[self._middleware])
         self.app.router.add_route("*", "/{tail:.*}", self._route)
@@ -291,10 +299,10 @@ class FakeGitHub:
             except (ValueError, AttributeError):
                 operation = "invalid"
         fault = self._take_fault(request.path + " " + operation)
+        if fault is not None:
+            self.faults_injected[fault.kind] += 1
         if self.latency:
             await asyncio.sleep(self.latency)
-        if fault is not None and fault.kind == "slow":
-            await asyncio.sleep(fault.delay)
         if fault is not None and fault.kind == "status":
             response: web.StreamResponse = web.json_response(
                 {"message": "Server Error (injected)"}, status=fault.status
@@ -320,6 +328,9 @@ class FakeGitHub:
                     response = web.json_response(
                         {"message": exc.text or exc.reason}, status=exc.status
                     )
+        if fault is not None and fault.kind == "slow":
+            # The write is done; only the answer is late (the client may have given up on it).
+            await asyncio.sleep(fault.delay)
         etag = None
         if (
             request.method == "GET"
@@ -353,11 +364,13 @@ class FakeGitHub:
         self.faults = [f for f in self.faults if f.remaining > 0]
         if self.random_fault_rate and self.random_faults.random() < self.random_fault_rate:
             roll = self.random_faults.random()
-            if roll < 0.6:
-                return Fault("status", status=502)
-            if roll < 0.85:
-                return Fault("secondary", status=429, retry_after=1)
-            return Fault("slow", delay=12.0)
+            status_share = self.random_fault_mix["status"]
+            if roll < status_share:
+                return Fault("status", status=self.random_faults.choice((500, 502, 503)))
+            if roll < status_share + self.random_fault_mix["secondary"]:
+                status = self.random_faults.choice((403, 429))
+                return Fault("secondary", status=status, retry_after=1)
+            return Fault("slow", delay=self.slow_delay)
         return None
 
     def _authorised(self, path: str, auth: str) -> bool:
@@ -714,11 +727,64 @@ class FakeGitHub:
             {"type": "file", "path": path, "encoding": "base64", "content": content}
         )
 
+    def record_delivery(
+        self,
+        guid: str,
+        event: str,
+        action: str | None,
+        status_code: int,
+        *,
+        redelivery: bool = False,
+        at: float | None = None,
+    ) -> dict[str, Any]:
+        """GitHub's record of one attempt to deliver a webhook (the App's Advanced tab)."""
+        attempt = {
+            "id": next(self._ids),
+            "guid": guid,
+            "delivered_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at or time.time())),
+            "redelivery": redelivery,
+            "duration": 0.1,
+            "status": {0: "Timed out", 202: "Accepted", 200: "OK"}.get(status_code, "Error"),
+            "status_code": status_code,
+            "event": event,
+            "action": action,
+            "installation_id": 1,
+            "repository_id": None,
+        }
+        self.hook_deliveries.append(attempt)
+        return attempt
+
     async def _list_deliveries(self, request: web.Request, data: Any) -> web.Response:
-        return web.json_response(self.hook_deliveries)
+        """Newest first, cursor-paginated through the Link header, as GitHub does."""
+        newest_first = sorted(
+            self.hook_deliveries, key=lambda a: (a["delivered_at"], a["id"]), reverse=True
+        )
+        per_page = min(100, int(request.query.get("per_page", "30")))
+        start = int(request.query.get("cursor", "0"))
+        chunk = newest_first[start : start + per_page]
+        headers = {}
+        if start + per_page < len(newest_first):
+            query = {**request.query, "cursor": str(start + per_page)}
+            headers["Link"] = f'<{request.url.with_query(query)}>; rel="next"'
+        return web.json_response(chunk, headers=headers)
 
     async def _redeliver(self, request: web.Request, data: Any, did: str) -> web.Response:
+        attempt = next((a for a in self.hook_deliveries if a["id"] == int(did)), None)
+        if attempt is None:
+            raise web.HTTPNotFound(text="Not Found")
         self.redelivered.append(int(did))
+        if self.resend is not None:
+            resend = self.resend
+
+            async def send_again() -> None:
+                status = await resend(attempt["guid"])
+                self.record_delivery(
+                    attempt["guid"], attempt["event"], attempt["action"], status, redelivery=True
+                )
+
+            task = asyncio.ensure_future(send_again())
+            self._resending.add(task)
+            task.add_done_callback(self._resending.discard)
         return web.json_response({}, status=202)
 
     # -- GraphQL ---------------------------------------------------------------------------

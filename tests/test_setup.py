@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import ORG, REPO
-from tests.test_workflow_reminders import live_env, run_live_cli
+from tests.live import live_env, run_live_cli
 
 
 async def test_setup_shows_then_creates_labels_and_fields(

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 import pytest
 
 from app import forms
 from app.config import Config
 from app.github import GitHubApp
-from app.metrics import standard_metrics
 from app.plan import Caches
 from app.reminders import due_reminders, sweep
-from tests.conftest import REPO, ROOT
+from tests.conftest import REPO
+from tests.live import live_env, run_live_cli
 from tests.test_workflow_offboarding import OFFBOARDING_BODY
 
 END = date(2027, 6, 30)
@@ -30,45 +25,6 @@ def offboarding(fake: Any, end: date = END, *, state: str = "open") -> Any:
     issue = fake.add_issue(REPO, "[Offboarding] Hypatia College", body, labels=("type: offboard",))
     issue.state = state
     return issue
-
-
-@pytest.fixture
-async def github(fake_url: str, private_key: str) -> AsyncIterator[GitHubApp]:
-    async with aiohttp.ClientSession() as session:
-        yield GitHubApp(
-            session,
-            app_id="12345",
-            private_key=private_key,
-            base_url=fake_url,
-            graphql_url=fake_url + "/graphql",
-            metrics=standard_metrics(),
-        )
-
-
-def live_env(fake_url: str, private_key: str, tmp_path: Path) -> dict[str, str]:
-    """The environment of a live `flywheel` command pointed at the fake GitHub."""
-    key_file = tmp_path / "app.pem"
-    key_file.write_text(private_key)
-    env = {
-        **os.environ,
-        "GITHUB_APP_ID": "12345",
-        "GITHUB_PRIVATE_KEY_PATH": str(key_file),
-        "GITHUB_API_URL": fake_url,
-        "GITHUB_WEBHOOK_SECRET": "unused-here",
-        "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
-    }
-    env.pop("GITHUB_PRIVATE_KEY", None)
-    return env
-
-
-async def run_live_cli(env: dict[str, str], *args: str) -> tuple[int, str]:
-    """Run the CLI in a subprocess while this loop keeps serving the fake GitHub."""
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "app", *args,
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode or 0, out.decode()
 
 
 def reminders_on(fake: Any, issue: Any) -> list[str]:
