@@ -133,6 +133,9 @@ class Workflow:
     backlinks: tuple[Backlink, ...] = ()
     roles: Mapping[str, str] = field(default_factory=dict)  # member role → what it means
     command_labels: tuple[str, ...] = ()  # labels /label may set here (``interested: *``)
+    # The fields whose prose states the need, compared by linking. Facts (URLs, dates, clouds,
+    # ticked options) say nothing about a need: a workflow without them is never linked.
+    link_fields: tuple[str, ...] = ()
     enabled: bool = True
 
     def field(self, field_id: str) -> FieldSpec | None:
@@ -396,6 +399,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             "backlinks",
             "roles",
             "command_labels",
+            "link_fields",
         },
         {"match"},
     )
@@ -503,6 +507,11 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
             ),
         )
 
+    link_fields = reader.strings(top, "link_fields")
+    for field_id in link_fields:
+        if field_id not in known:
+            raise reader.fail(top, "link_fields", f"{field_id!r} is not a field of this workflow")
+
     community_field = reader.typed(top, "community_field", str, None)
     if community_field is not None and community_field not in known:
         raise reader.fail(
@@ -547,6 +556,7 @@ def _parse_workflow(path: Path, data: Any, templates_dir: Path) -> Workflow:
         backlinks=tuple(backlinks),
         roles=roles,
         command_labels=_label_patterns(reader, top, "command_labels"),
+        link_fields=link_fields,
         enabled=reader.typed(top, "enabled", bool, True),
     )
 

@@ -31,6 +31,7 @@ class HandlerContext:
     caches: Caches | None = None  # process-wide: boards, repo labels, representatives
     permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
     index: RequestIndex | None = None  # every community request: what linking searches
+    retry: bool = False  # an earlier attempt of this delivery ran (and may have written locally)
 
     @property
     def data(self) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,25 @@ TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
 MAX_INLINE_WAIT_SECONDS = 5.0
 INLINE_ATTEMPTS = 3
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
+# POSTs whose repetition changes nothing: adding labels or assignees already there, a reaction
+# already given (GitHub answers 200), a label that exists (422, which the executor accepts), a
+# redelivery asked twice. Creating a comment or an issue is not among them.
+_IDEMPOTENT_POST = re.compile(
+    r"/(labels|assignees|reactions)$|/repos/[^/]+/[^/]+/labels$|/app/hook/deliveries/\d+/attempts$"
+)
+
+
+def repeatable(method: str, url: str) -> bool:
+    """Whether sending this request twice does no more than sending it once.
+
+    >>> repeatable("POST", "https://api.github.com/repos/o/r/issues/4/labels")
+    True
+    >>> repeatable("POST", "https://api.github.com/repos/o/r/issues/4/comments")
+    False
+    """
+    if method in IDEMPOTENT_METHODS:
+        return True
+    return method == "POST" and bool(_IDEMPOTENT_POST.search(url.split("?", 1)[0]))
 
 
 class TransientGitHubError(Exception):
@@ -175,13 +195,13 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
                 self._metrics.inc("flywheel_github_calls_total", kind=kind, status="error")
-                if method in IDEMPOTENT_METHODS and attempt < INLINE_ATTEMPTS:
+                if repeatable(method, url) and attempt < INLINE_ATTEMPTS:
                     await asyncio.sleep(_backoff(attempt))
                     continue
                 raise TransientGitHubError(f"{method} {url}: {type(exc).__name__}") from exc
             self._metrics.inc("flywheel_github_calls_total", kind=kind, status=str(status))
             self._note_rate_limit(resp_headers)
-            wait = self._inline_retry_wait(method, kind, status, resp_headers, data, attempt)
+            wait = self._inline_retry_wait(method, url, kind, status, resp_headers, data, attempt)
             if wait is None:
                 return status, resp_headers, data
             log.info(
@@ -197,6 +217,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     def _inline_retry_wait(
         self,
         method: str,
+        url: str,
         kind: str,
         status: int,
         headers: Mapping[str, str],
@@ -206,7 +227,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         """A short wait before trying again, or None to hand the answer on.
 
         A rate-limited request was not performed, so any method may repeat it.
-        A 5xx on a write may have been applied: only idempotent methods (and
+        A 5xx on a write may have been applied: only repeatable requests (and
         GraphQL, whose mutations we only use in idempotent forms) repeat.
         """
         if attempt >= INLINE_ATTEMPTS:
@@ -215,7 +236,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             wait = retry_after_seconds(status, headers, time.time())
             wait = _backoff(attempt) if wait is None else wait
             return wait if wait <= MAX_INLINE_WAIT_SECONDS else None
-        if status >= 500 and (method in IDEMPOTENT_METHODS or kind == "graphql"):
+        if status >= 500 and (repeatable(method, url) or kind == "graphql"):
             return _backoff(attempt)
         return None
 

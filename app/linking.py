@@ -16,7 +16,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,8 +56,9 @@ def request_of(
 ) -> Request | None:
     """The issue as the index keeps it, or None when it is no community's request.
 
-    A request is a workflow issue with a community, or any issue labelled
-    ``community: …``; pull requests are not requests.
+    A request is any issue labelled ``community: …``, or a workflow issue with
+    a community whose workflow names the fields that state its need
+    (``link_fields``); pull requests are not requests.
     """
     if "pull_request" in issue or not isinstance(issue.get("number"), int):
         return None
@@ -68,9 +69,16 @@ def request_of(
             name.lower() for name in workflow.match.labels
         }
         labels = [name for name in labels if name.lower() not in own]
+    title, body = str(issue.get("title") or ""), str(issue.get("body") or "")
     if workflow is not None:
+        if not workflow.link_fields:
+            return None
         values = forms.read(workflow, issue.get("body"))
         community = workflows.community_of(workflow, values, labels)
+        # Only the prose that states the need; the form's title prefix is no word of it.
+        body = "\n\n".join(values.get(f) for f in workflow.link_fields)
+        if workflow.match.title_prefix:
+            title = title.removeprefix(workflow.match.title_prefix).strip()
     else:
         community = workflows.community_from_labels(labels)
     if not community:
@@ -79,10 +87,16 @@ def request_of(
         installation=installation,
         repo=str(repository.get("full_name", "")),
         number=int(issue["number"]),
-        title=str(issue.get("title") or ""),
-        body=str(issue.get("body") or ""),
+        title=title,
+        body=body,
         community=community,
-        labels=tuple(name for name in labels if is_need_label(name)),
+        # Our own shared-need label is a conclusion drawn from links, never evidence for one.
+        labels=tuple(
+            name
+            for name in labels
+            if is_need_label(name)
+            and name.lower() != config.settings.linking.shared_need.label.name.lower()
+        ),
         workflow=workflow.id if workflow else "",
         state=str(issue.get("state") or "open"),
         private=bool(repository.get("private", True)),
@@ -231,6 +245,20 @@ class Linker:
         ]
         chosen.sort(key=lambda r: (-r.score, r.request.ref))
         return chosen[: self.settings.max_links]
+
+    def neighbours(self, request: Request) -> list[Request]:
+        """Every request related to this one, searched wider than a comment's own lookup.
+
+        A lookup searches with the request's rarest words, so A may find B
+        while B's search misses A. When a request changes, both its comment and
+        its neighbours' are planned from this wider search, so the two sides
+        agree whichever was written first.
+        """
+        if self.index is None or not self.settings.enabled:
+            return []
+        wide = replace(self.scoring, query_terms=12, candidates=60)
+        found = self.index.related(request, wide)[: 3 * self.settings.max_links]
+        return [r.request for r in found]
 
     def resolve(self, text: str) -> Request | None:
         ref = parse_ref(text)

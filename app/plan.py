@@ -252,6 +252,10 @@ class Caches:
         return True
 
 
+class CommentConflict(TransientGitHubError):
+    """Another delivery wrote on an issue after this one read it: run this one again."""
+
+
 class CommentWrites:
     """Per-issue locks and write counts, shared by every delivery of the process.
 
@@ -303,16 +307,25 @@ class CommentLists:
             self._lists[issue] = task
         return await task
 
-    async def current(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
-        """The list, read again if another delivery wrote on the issue since it was read.
+    def wrote(self, issue: IssueRef) -> None:
+        """This delivery wrote there (and updated its list): the list stays current."""
+        self._writes.wrote(issue)
+        if issue in self._listed_at:
+            self._listed_at[issue] = self._writes.count(issue)
 
-        Call it holding the issue's lock from ``CommentWrites``.
+    async def current(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
+        """The list, if no other delivery wrote on the issue since this one read it.
+
+        Call it holding the issue's lock from ``CommentWrites``. When another
+        delivery wrote there meanwhile, what this delivery planned may rest on
+        the comment as it was (a pin, a member, a link): writing it would undo
+        the other write. ``CommentConflict`` makes the worker run the delivery
+        again, and its handlers then read the comment as it is.
         """
         listed = await self.get(gh, issue)
-        if self._listed_at.get(issue) == self._writes.count(issue):
-            return listed
-        self._lists.pop(issue, None)
-        return await self.get(gh, issue)
+        if self._listed_at.get(issue) != self._writes.count(issue):
+            raise CommentConflict(f"{issue} was written by another delivery meanwhile")
+        return listed
 
     async def marker_data(
         self, gh: GitHubClient, issue: IssueRef, key: str
@@ -349,8 +362,16 @@ class Executor:
         which is safe because every action checks before it writes.
         """
         plan, superseded = latest_only(plan)
-        outcomes = await asyncio.gather(
-            *(self._apply_one(action) for action in plan), return_exceptions=True
+        # Labels first: a comment elsewhere that names this issue (a backlink, a related
+        # request) must not be seen before the labels that make the issue findable.
+        labels = [a for a in plan if isinstance(a, EnsureLabels)]
+        rest = [a for a in plan if not isinstance(a, EnsureLabels)]
+        plan = labels + rest
+        outcomes = list(
+            await asyncio.gather(*(self._apply_one(a) for a in labels), return_exceptions=True)
+        )
+        outcomes += await asyncio.gather(
+            *(self._apply_one(a) for a in rest), return_exceptions=True
         )
         results = [
             ActionResult(a.describe(), "unchanged", "superseded later in the plan")
@@ -451,11 +472,10 @@ class Executor:
         return await self._comments.get(self.gh, issue)
 
     async def _comment(self, action: UpsertComment) -> ActionResult:
-        writes = self.caches.comment_writes
-        async with writes.lock(action.issue):
+        async with self.caches.comment_writes.lock(action.issue):
             result = await self._upsert_comment(action)
             if result.status == "applied":
-                writes.wrote(action.issue)
+                self._comments.wrote(action.issue)
             return result
 
     async def _upsert_comment(self, action: UpsertComment) -> ActionResult:

@@ -16,6 +16,7 @@ from gidgethub import routing, sansio
 
 from .config import Config, ConfigError
 from .context import HandlerContext, is_from_bot
+from .freshness import Freshness
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .index import RequestIndex
 from .journal import Delivery, Journal
@@ -74,6 +75,7 @@ class Processor:
         self.index = index
         self.overrides = RepoOverrides()
         self.permissions = PermissionChecker()
+        self.freshness = Freshness(journal)
         self._emit = emit or (lambda line: log.info(line))
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
@@ -82,8 +84,11 @@ class Processor:
         return await self.github.for_installation(delivery.installation_id, delivery.id)
 
     async def __call__(self, delivery: Delivery) -> dict[str, Any]:
-        event = event_from_delivery(delivery)
         gh = await self.client_for(delivery)
+        refreshed = await self.freshness.refresh(event_from_delivery(delivery), gh)
+        event = refreshed.event
+        if refreshed.moot:
+            return {"handlers": [], "notes": [refreshed.note], "actions": [], "dry_run": gh is None}
         config, override_problem = self._config(), None
         if gh is not None and delivery.repo and delivery.event in OVERRIDABLE_EVENTS:
             config, override_problem = await self.overrides.config_for(gh, delivery.repo, config)
@@ -97,7 +102,10 @@ class Processor:
             permissions=self.permissions,
             index=self.index,
             comments=CommentLists(self.caches.comment_writes),
+            retry=delivery.attempts > 0,
         )
+        if refreshed.note:
+            ctx.note(refreshed.note)
         if override_problem is not None:
             report_override_problem(ctx, override_problem)
         handler_errors: list[str] = []
@@ -128,6 +136,7 @@ class Processor:
             "actions": [r.as_dict() for r in results],
             "dry_run": gh is None,
         }
+        self.freshness.handled(event)
         if handler_errors:
             outcome["errors"] = handler_errors
             raise DeliveryFailed("; ".join(handler_errors), outcome)

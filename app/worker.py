@@ -15,6 +15,7 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from .github import PermanentGitHubError, TransientGitHubError, classify
@@ -195,7 +196,9 @@ class Dispatcher:
         await self._journal.start(delivery.id)
         outcome: dict[str, Any] | None = None
         try:
-            outcome = await self._process(delivery)
+            # The processor sees how many attempts came before: a retry must not trust
+            # what an earlier attempt already wrote locally (the request index).
+            outcome = await self._process(replace(delivery, attempts=attempt - 1))
         except Exception as exc:
             error = exc.outcome if isinstance(exc, DeliveryFailed) else None
             classified = classify(exc)

@@ -82,7 +82,8 @@ class Board:
 
 class FakeGitHub:
     def __init__(self) -> None:
-        self.calls: list[Call] = []
+        self.calls: list[Call] = []  # recorded when answered
+        self.arrived: list[str] = []  # "METHOD path", recorded when a request comes in
         self.unhandled: list[str] = []
         self.faults: list[Fault] = []
         self.random_fault_rate = 0.0
@@ -135,7 +136,9 @@ class FakeGitHub:
     ) -> Issue:
         number = self.repos[repo]["next_number"]
         self.repos[repo]["next_number"] += 1
-        issue = Issue(repo, number, title, body, user, f"I_kw{next(self._ids)}")
+        # Node ids follow from repository and number, so two runs of one stream agree on them.
+        node_id = f"I_kw{self.repos[repo]['id'] * 100_000 + number}"
+        issue = Issue(repo, number, title, body, user, node_id)
         for name in labels:
             if name.lower() not in self.repos[repo]["labels"]:
                 self.add_label(repo, name)
@@ -248,12 +251,23 @@ class FakeGitHub:
         def comment_view(c: dict[str, Any]) -> tuple[str, int, str]:
             return (c["_issue"][0], c["_issue"][1], c["body"])
 
+        issue_of_node = {i.node_id: f"{i.repo}#{i.number}" for i in self.issues.values()}
+
+        def reaction_target(target: str) -> str:
+            # Comment ids differ between runs: name the comment by its issue and text instead.
+            if target.startswith("comment:"):
+                comment = self.comments.get(int(target.split(":")[1]))
+                if comment is not None:
+                    repo, number = comment["_issue"]
+                    return f"comment on {repo}#{number}: {comment['body']}"
+            return target
+
         boards = {}
         for key, board in self.boards.items():
             names = {f["id"]: f["name"] for f in board.fields}
             boards[f"{key[0]}/{key[1]}"] = sorted(
                 (
-                    item["content"],
+                    issue_of_node.get(item["content"], item["content"]),
                     json.dumps({names[k]: v for k, v in item["values"].items()}, sort_keys=True),
                 )
                 for item in board.items.values()
@@ -272,7 +286,9 @@ class FakeGitHub:
             "comments": sorted(comment_view(c) for c in self.comments.values()),
             "labels": {r: sorted(v["labels"]) for r, v in self.repos.items()},
             "boards": boards,
-            "reactions": sorted((r["target"], r["content"]) for r in self.reactions),
+            "reactions": sorted(
+                (reaction_target(r["target"]), r["content"]) for r in self.reactions
+            ),
         }
 
     # -- plumbing ------------------------------------------------------------------------
@@ -298,6 +314,7 @@ class FakeGitHub:
                 operation = match.group(2) if match else "anonymous"
             except (ValueError, AttributeError):
                 operation = "invalid"
+        self.arrived.append(f"{request.method} {request.path}")
         fault = self._take_fault(request.path + " " + operation)
         if fault is not None:
             self.faults_injected[fault.kind] += 1

@@ -72,7 +72,7 @@ async def test_open_applies_labels_comment_and_board(
     assert graphql == ["FlywheelProjectFields", "FlywheelAddItem", "FlywheelSetFields"]
 
 
-async def test_warm_open_costs_five_rate_limited_calls(
+async def test_warm_open_costs_six_rate_limited_calls(
     flywheel: Flywheel, fake: Any, board: Any
 ) -> None:
     first = open_onboarding(fake, ANSWERS)
@@ -81,7 +81,9 @@ async def test_warm_open_costs_five_rate_limited_calls(
     second = open_onboarding(fake, {**ANSWERS, "Community slug": "hypatia"})
     await flywheel.deliver("issues", payloads.issues_event(fake, second, "opened"))
     counted = [c for c in fake.calls if c.rate_limited]
-    assert len(counted) <= 5, counted
+    # Labels, comment list, comment, board item and fields, and the community's issues
+    # (its offboarding is linked from here too).
+    assert len(counted) <= 6, counted
     assert all(c.status != 304 for c in counted)
 
 

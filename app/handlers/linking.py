@@ -61,13 +61,14 @@ async def on_issue(event: sansio.Event, ctx: HandlerContext) -> None:
     if is_from_bot(event.data) or (before is None and after is None):
         return
     unchanged = before is not None and after is not None and same_for_linking(before, after)
-    if unchanged and action not in _SEEN_ELSEWHERE:
+    # A retry finds the index already updated by the attempt that failed: not "unchanged".
+    if unchanged and action not in _SEEN_ELSEWHERE and not ctx.retry:
         return  # e.g. an edit of words linking ignores: nothing to say, nothing to read
     linker = Linker(ctx)
     linker.remember_issue(ref, issue, bool(repository.get("private", True)))
     # An issue transferred here is "opened" with our comment carried along: not fresh.
     fresh = action == "opened" and "old_issue" not in changes
-    await relink(linker, ref, before, after, action, title_changed="title" in changes, fresh=fresh)
+    await relink(linker, ref, before, after, action, fresh=fresh)
 
 
 async def relink(
@@ -77,28 +78,33 @@ async def relink(
     after: Request | None,
     action: str,
     *,
-    title_changed: bool = False,
     fresh: bool = False,
 ) -> None:
     """Plan this issue's comment and those of the requests it joins, leaves or shows anew.
 
     ``fresh``: just opened, so nothing was shown yet and nothing needs reading.
     """
+    # Other sides show this issue's title, state, labels and the words both share, so any
+    # change linking sees is shown there too. Every side before and after is refreshed, not
+    # only the ones this comment shows: an issue may show this one among its best links
+    # while this one's comment has better ones for itself.
+    earlier = {r.ref for r in linker.neighbours(before)} if before is not None else set()
     if after is not None:
-        earlier = set() if fresh else {r.ref for r in await linker.shown_before(ref)}
-        shown = await linker.plan_comment(ref, after, create=action in _CREATES, fresh=fresh)
-        now = {r.request.ref for r in shown.links}
+        if not fresh:
+            earlier |= {r.ref for r in await linker.shown_before(ref)}
+        wide = linker.neighbours(after)
+        shown = await linker.plan_comment(
+            ref, after, include=wide, create=action in _CREATES, fresh=fresh
+        )
+        now = {r.request.ref for r in shown.links} | {r.ref for r in wide}
         linker.plan_shared_need(after, shown.links)
     else:
         # Gone (deleted, transferred) or no longer a community's request: its comment
         # cannot be read any more, so the index says whom it was related to.
-        assert before is not None and linker.index is not None
-        earlier = {r.request.ref for r in linker.index.related(before, linker.scoring)}
         if action not in ("deleted", "transferred"):
             earlier |= {r.ref for r in await linker.shown_before(ref)}
         now = set()
-    seen_elsewhere = action in _SEEN_ELSEWHERE or title_changed
-    others = (earlier | now) if seen_elsewhere else (earlier ^ now)
+    others = earlier | now
     await linker.refresh(others, include=[after] if after is not None else [])
     if others:
         linker.ctx.note(f"related requests refreshed on {len(others)} other issue(s)")

@@ -248,6 +248,10 @@ async def plan_with_links(
     """
     values = forms.read(workflow, issue.get("body"))
     community = workflows.community_of(workflow, values, workflows.label_names(issue))
+    if ctx.gh is not None:
+        # Read our comment before the issues it will name: a write by another delivery
+        # after this read is then caught as a conflict, and this delivery runs again.
+        await ctx.comments.get(ctx.gh, ref)
     others = await related_workflow_issues(ctx, workflow, ref, community)
     related = [link_view(other, other_workflow.title) for other, other_workflow in others]
     extras = await comment_extras(ctx, workflow, ref, history) if workflow.template else None

@@ -1,0 +1,25 @@
+"""The soak, short: a stream under faults and two SIGKILLs ends as the fault-free run does."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.soak import SOAK_SECRET, soak
+
+
+# Not yet in the default run: about one run in four still ends with a difference whose cause
+# is not found yet (see the issue note). `python -m pytest -m slow tests/test_soak.py` runs it.
+@pytest.mark.slow
+async def test_faults_and_kills_lose_and_double_nothing(private_key: str, tmp_path: Path) -> None:
+    report = await soak(40, private_key, tmp_path, seed=11, fault_rate=0.3)
+    assert report.mismatches == [], "\n".join(report.mismatches)
+    assert report.failed == 0
+    assert report.restarts == 2 and report.refused_while_down > 0
+    assert report.redelivered >= report.refused_while_down, "every refused delivery came again"
+    assert report.duplicates > 0 and sum(report.faults.values()) > 20
+    assert report.retries > 0
+    # Secrets never reach the log, whatever went wrong.
+    assert SOAK_SECRET not in report.log_text
+    assert "PRIVATE KEY" not in report.log_text and "ghs_fake" not in report.log_text
