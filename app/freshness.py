@@ -11,7 +11,6 @@ the issue, the issue is read again from GitHub and the delivery runs on that.
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +19,6 @@ from gidgethub import sansio
 
 from .github import GitHubClient, PermanentGitHubError, classify
 from .journal import Journal
-
-log = logging.getLogger("flywheel.freshness")
 
 # The state each action claims; a re-read issue in another state makes the delivery moot.
 CLAIMED_STATE = {"closed": "closed", "reopened": "open"}
@@ -37,12 +34,8 @@ class Freshness:
     async def newest_handled(self, repo: str, number: int) -> str:
         key = (repo, number)
         if key not in self._newest:
-            rows = await self._journal.query(
-                "SELECT payload FROM deliveries WHERE repo=? AND issue_number=? AND state='done'"
-                " ORDER BY seq DESC LIMIT 20",
-                (repo, number),
-            )
-            self._newest[key] = max((_updated_at(bytes(r["payload"])) for r in rows), default="")
+            payloads = await self._journal.done_payloads(repo, number)
+            self._newest[key] = max(map(_updated_at, payloads), default="")
         return self._newest[key]
 
     def handled(self, event: sansio.Event) -> None:

@@ -41,9 +41,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 # POSTs whose repetition changes nothing: adding labels or assignees already there, a reaction
 # already given (GitHub answers 200), a label that exists (422, which the executor accepts), a
 # redelivery asked twice. Creating a comment or an issue is not among them.
-_IDEMPOTENT_POST = re.compile(
-    r"/(labels|assignees|reactions)$|/repos/[^/]+/[^/]+/labels$|/app/hook/deliveries/\d+/attempts$"
-)
+_IDEMPOTENT_POST = re.compile(r"/(labels|assignees|reactions)$|/app/hook/deliveries/\d+/attempts$")
 
 
 def repeatable(method: str, url: str) -> bool:

@@ -411,6 +411,15 @@ class Journal:
             found.update(r["id"] for r in rows)
         return found
 
+    async def done_payloads(self, repo: str, number: int, limit: int = 20) -> list[bytes]:
+        """The payloads of the latest deliveries about one issue that were applied."""
+        rows = await self.query(
+            "SELECT payload FROM deliveries WHERE repo=? AND issue_number=? AND state=?"
+            " ORDER BY seq DESC LIMIT ?",
+            (repo, number, DONE, limit),
+        )
+        return [bytes(r["payload"]) for r in rows]
+
     async def for_issue(self, repo: str, number: int, limit: int = 20) -> list[dict[str, Any]]:
         """The latest deliveries about one issue, newest first (for /why)."""
         rows = await self.query(

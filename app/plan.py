@@ -261,9 +261,10 @@ class CommentWrites:
 
     Deliveries about one issue run one at a time, but linking and consortia
     write comments on *other* issues too: two deliveries could both list a
-    third issue's comments, find no comment of ours, and both create one. A
-    comment is therefore written under its issue's lock, and a list taken
-    before another delivery wrote there is read again first.
+    third issue's comments, find no comment of ours, and both create one, or
+    one could overwrite what the other just wrote. A comment is therefore
+    written under its issue's lock, and a delivery whose list predates another
+    delivery's write there runs again (``CommentLists.current``).
     """
 
     def __init__(self) -> None:

@@ -11,13 +11,13 @@ latest attempt again. A redelivery carries the same guid, so the journal's
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import periodic
 from .github import GitHubApp, PermanentGitHubError, TransientGitHubError
 
 log = logging.getLogger("flywheel.redeliver")
@@ -118,12 +118,9 @@ async def run_periodically(
     window_seconds: float,
 ) -> None:
     """The optional loop in ``serve``: a pass every interval; a failed pass waits for the next."""
-    while True:
-        await asyncio.sleep(interval_seconds)
-        try:
-            report = await redeliver_failed(github, journaled, since=time.time() - window_seconds)
-        except (TransientGitHubError, PermanentGitHubError) as exc:
-            log.warning("redelivery pass failed: %s", exc)
-            continue
-        if report.failed:
-            log.info("redelivery: %s", report.summary())
+
+    async def one_pass() -> str | None:
+        report = await redeliver_failed(github, journaled, since=time.time() - window_seconds)
+        return report.summary() if report.failed else None
+
+    await periodic.every(interval_seconds, one_pass, "redelivery", first_after=interval_seconds)

@@ -10,14 +10,13 @@ both places, never posts a reminder twice.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from . import forms, workflows
+from . import forms, periodic, workflows
 from .config import Config, ReminderSpec, Workflow
 from .github import GitHubApp, GitHubClient, installation_repositories
 from .plan import ActionResult, Caches, Executor, IssueRef, UpsertComment
@@ -167,11 +166,8 @@ async def run_periodically(
     github: GitHubApp, config: Callable[[], Config], caches: Caches, interval_minutes: int
 ) -> None:
     """The sweep inside ``serve``: first soon after start, then every interval."""
-    await asyncio.sleep(5)
-    while True:
-        try:
-            report = await sweep(github, config(), caches)
-            log.info(report.summary())
-        except Exception as exc:  # keep the server's sweep alive; the next one may succeed
-            log.warning("reminder sweep failed: %s", exc)
-        await asyncio.sleep(interval_minutes * 60)
+
+    async def one_sweep() -> str:
+        return (await sweep(github, config(), caches)).summary()
+
+    await periodic.every(interval_minutes * 60, one_sweep, "reminder sweep", first_after=5)

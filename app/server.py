@@ -158,19 +158,32 @@ async def metrics_page(request: web.Request) -> web.Response:
     return web.Response(text=state.metrics.render(), content_type="text/plain", charset="utf-8")
 
 
-def _redelivery_task(state: AppState, start_workers: bool) -> asyncio.Task[None] | None:
-    """The optional self-healing loop (``redeliver_interval_minutes``; off by default)."""
-    settings = state.config.settings
-    if state.github is None or not settings.redeliver_interval_minutes or not start_workers:
-        return None
-    return asyncio.create_task(
-        redeliver.run_periodically(
-            state.github,
-            state.journal.known,
-            settings.redeliver_interval_minutes * 60.0,
-            settings.redeliver_window_hours * 3600.0,
+def _background_passes(state: AppState, caches: Caches) -> list[asyncio.Task[None]]:
+    """The periodic passes ``serve`` runs beside the workers, live mode only.
+
+    Reminders every ``reminder_interval_minutes``; redelivery of failed
+    deliveries every ``redeliver_interval_minutes`` (off by default).
+    """
+    github, settings = state.github, state.config.settings
+    if github is None:
+        return []
+    passes = []
+    if settings.reminder_interval_minutes:
+        passes.append(
+            reminders.run_periodically(
+                github, lambda: state.config, caches, settings.reminder_interval_minutes
+            )
         )
-    )
+    if settings.redeliver_interval_minutes:
+        passes.append(
+            redeliver.run_periodically(
+                github,
+                state.journal.known,
+                settings.redeliver_interval_minutes * 60.0,
+                settings.redeliver_window_hours * 3600.0,
+            )
+        )
+    return [asyncio.create_task(p) for p in passes]
 
 
 def create_app(
@@ -225,15 +238,7 @@ def create_app(
         )
         if start_workers:
             await state.dispatcher.start()
-        interval = config.settings.reminder_interval_minutes
-        sweeper = (
-            asyncio.create_task(
-                reminders.run_periodically(state.github, lambda: state.config, caches, interval)
-            )
-            if state.github is not None and interval and start_workers
-            else None
-        )
-        background = [t for t in (sweeper, _redelivery_task(state, start_workers)) if t]
+        background = _background_passes(state, caches) if start_workers else []
         yield
         for task in background:
             task.cancel()

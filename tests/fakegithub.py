@@ -184,6 +184,11 @@ class FakeGitHub:
             cid: c for cid, c in self.comments.items() if c["_issue"] != (repo, number)
         }
 
+    @property
+    def resending(self) -> bool:
+        """Whether a redelivery asked for is still on its way to the app."""
+        return bool(self._resending)
+
     def issue(self, repo: str, number: int) -> Issue:
         return self.issues[(repo, number)]
 

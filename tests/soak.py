@@ -568,7 +568,7 @@ async def settle(
     while time.monotonic() < deadline:
         async with session.get(app.url + "/healthz") as r:
             health = await r.json()
-        busy = health["journal"]["depth"] or fake._resending
+        busy = health["journal"]["depth"] or fake.resending
         quiet = 0 if busy else quiet + 1
         if quiet >= 3:
             return

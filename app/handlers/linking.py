@@ -99,8 +99,8 @@ async def relink(
         now = {r.request.ref for r in shown.links} | {r.ref for r in wide}
         linker.plan_shared_need(after, shown.links)
     else:
-        # Gone (deleted, transferred) or no longer a community's request: its comment
-        # cannot be read any more, so the index says whom it was related to.
+        # Gone (deleted, transferred) or no longer a community's request: the index said
+        # whom it was related to (``earlier``); a comment left behind is read too.
         if action not in ("deleted", "transferred"):
             earlier |= {r.ref for r in await linker.shown_before(ref)}
         now = set()
