@@ -32,6 +32,9 @@ class HandlerContext:
     permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
     index: RequestIndex | None = None  # every community request: what linking searches
     retry: bool = False  # an earlier attempt of this delivery ran (and may have written locally)
+    # What a comment's commands settled ({"comment": id, "keys": [...]}): kept in the
+    # journal so that a late, older command does not undo it (slash/overtaken.py).
+    decided: dict[str, Any] | None = None
 
     @property
     def data(self) -> dict[str, Any]:

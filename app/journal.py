@@ -420,6 +420,28 @@ class Journal:
         )
         return [bytes(r["payload"]) for r in rows]
 
+    async def decided_after(
+        self, repo: str, number: int, comment_id: int, limit: int = 100
+    ) -> set[str]:
+        """What the applied command comments on an issue written after ``comment_id`` decided.
+
+        Each such delivery's outcome carries ``decided``: its comment's id and
+        the keys its commands settled (see ``slash/overtaken.py``).
+        """
+        rows = await self.query(
+            "SELECT outcome FROM deliveries WHERE repo=? AND issue_number=? AND state=?"
+            " AND event='issue_comment' AND outcome LIKE '%\"decided\"%'"
+            " ORDER BY seq DESC LIMIT ?",
+            (repo, number, DONE, limit),
+        )
+        keys: set[str] = set()
+        for row in rows:
+            decided = json.loads(row["outcome"]).get("decided") or {}
+            later = decided.get("comment")
+            if isinstance(later, int) and later > comment_id:
+                keys.update(str(k) for k in decided.get("keys") or ())
+        return keys
+
     async def for_issue(self, repo: str, number: int, limit: int = 20) -> list[dict[str, Any]]:
         """The latest deliveries about one issue, newest first (for /why)."""
         rows = await self.query(

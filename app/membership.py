@@ -68,12 +68,21 @@ def entries(data: Any) -> list[Entry]:
 
 
 def record(history: Sequence[Entry], entry: Entry) -> list[Entry]:
-    """The history with this command added once (a redelivery does not add it again)."""
+    """The history with this command added once, in the order its comments were written.
+
+    A redelivery does not add it again; a command arriving late (redelivered
+    after an outage) takes its place among the later ones, so that replaying
+    the history gives what running them in order would have.
+    """
     if entry.comment and any(
         e.comment == entry.comment and e.community == entry.community for e in history
     ):
         return list(history)
-    return [*history, entry][-MAX_HISTORY:]
+    place = len(history)
+    if entry.comment:
+        while place and history[place - 1].comment > entry.comment:
+            place -= 1
+    return [*history[:place], entry, *history[place:]][-MAX_HISTORY:]
 
 
 def members(history: Iterable[Entry], role_order: Sequence[str] = ()) -> list[Member]:

@@ -314,6 +314,10 @@ class CommentLists:
         if issue in self._listed_at:
             self._listed_at[issue] = self._writes.count(issue)
 
+    def may_have_written(self, issue: IssueRef) -> None:
+        """A write there failed without an answer: no list read before it is current."""
+        self._writes.wrote(issue)
+
     async def current(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
         """The list, if no other delivery wrote on the issue since this one read it.
 
@@ -474,7 +478,16 @@ class Executor:
 
     async def _comment(self, action: UpsertComment) -> ActionResult:
         async with self.caches.comment_writes.lock(action.issue):
-            result = await self._upsert_comment(action)
+            try:
+                result = await self._upsert_comment(action)
+            except CommentConflict:
+                raise
+            except Exception:
+                # A write whose answer never came may still have landed (a late
+                # answer, a dropped connection): every list read before it,
+                # this delivery's included, may now be missing a comment.
+                self._comments.may_have_written(action.issue)
+                raise
             if result.status == "applied":
                 self._comments.wrote(action.issue)
             return result

@@ -136,6 +136,8 @@ class Processor:
             "actions": [r.as_dict() for r in results],
             "dry_run": gh is None,
         }
+        if ctx.decided:
+            outcome["decided"] = ctx.decided
         self.freshness.handled(event)
         if handler_errors:
             outcome["errors"] = handler_errors

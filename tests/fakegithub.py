@@ -320,7 +320,7 @@ class FakeGitHub:
             except (ValueError, AttributeError):
                 operation = "invalid"
         self.arrived.append(f"{request.method} {request.path}")
-        fault = self._take_fault(request.path + " " + operation)
+        fault = self._take_fault(f"{request.method} {request.path} {operation}")
         if fault is not None:
             self.faults_injected[fault.kind] += 1
         if self.latency:

@@ -646,8 +646,11 @@ def _set_apart_linking(snapshot: dict[str, Any], fake: FakeGitHub) -> dict[str, 
     linking: dict[str, str] = {}
     kept = []
     for repo, number, raw in snapshot["comments"]:
-        # A reply names the command's comment by id, and ids differ between runs.
+        # Replies and membership history name the command's comment by id, and
+        # ids differ between runs (the fake numbers every comment in the order
+        # it is written, ours included).
         body = re.sub(r"flywheel:reply\.\d+", "flywheel:reply.N", raw)
+        body = re.sub(r'"comment":\d+', '"comment":N', body)
         if body.startswith(RELATED_HEADING):
             key = f"{repo}#{number}"
             linking[key] = linking.get(key, "") + body

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
+from app import commands
 from app.config import Config
 from tests.commenting import replies, say
 from tests.conftest import ORG, REPO, Flywheel
 from tests.test_commands_basic import grant, plain_issue
+from tests.test_commands_consortium import consortium_issue, roadmap  # noqa: F401
 
 CHANGING = [
     "/label support",
@@ -116,3 +118,80 @@ async def test_team_level_from_config(
     await say(flywheel, issue, "/label support", author="lin", association="CONTRIBUTOR")
     assert fake.issue(REPO, issue.number).labels == ["support"]
     assert "membership of the **community-team** team" in replies(fake, issue)[0]
+
+
+# One example of every command that changes something. Derived from the command
+# table, so a new command fails here until someone says who may not run it.
+EXAMPLES = {
+    "label": "/label support",
+    "remove-label": "/remove-label support",
+    "status": "/status Done",
+    "assign": "/assign @ada",
+    "unassign": "/unassign @ada",
+    "community": "/community hypatia",
+    "link": "/link example-org/hubs#1",
+    "unlink": "/unlink example-org/hubs#1",
+    "join": "/join test",
+    "roles": "/roles co-fund",
+    "leave": "/leave",
+    "initiative": "/initiative",
+    "offboard": "/offboard",
+    "close": "/close",
+    "reopen": "/reopen",
+    "sync": "/sync",
+}
+CHANGING_ALL = [spec.name for spec in commands.SPECS if spec.level != "anyone"]
+OUTSIDERS = [
+    pytest.param("NONE", False, id="none"),
+    pytest.param("CONTRIBUTOR", False, id="contributor"),
+    pytest.param("FIRST_TIMER", False, id="first-timer"),
+    pytest.param("FIRST_TIME_CONTRIBUTOR", False, id="first-time-contributor"),
+    # A bot is never obeyed, whatever its association or access says.
+    pytest.param("MEMBER", True, id="bot-member"),
+]
+
+
+def test_every_changing_command_has_an_example() -> None:
+    assert sorted(EXAMPLES) == sorted(CHANGING_ALL)
+
+
+@pytest.mark.parametrize(("association", "bot"), OUTSIDERS)
+async def test_permission_matrix_no_outsider_or_bot_changes_anything(
+    flywheel: Flywheel,
+    fake: Any,
+    roadmap: Any,  # noqa: F811
+    association: str,
+    bot: bool,
+) -> None:
+    consortium = await consortium_issue(flywheel, fake)
+    issue = plain_issue(fake)
+    fake.issue(REPO, issue.number).labels.append("support")
+    fake.issue(REPO, issue.number).assignees.append("ada")
+    grant(fake, "mallory[bot]", "admin")  # the bot's access must not matter either
+    before = fake.snapshot()
+    calls_before = len(fake.calls)
+    for name in CHANGING_ALL:
+        target = consortium if name in ("join", "roles", "leave") else issue
+        cid, row = await say(
+            flywheel, target, EXAMPLES[name], author="mallory", association=association, bot=bot
+        )
+        assert row["state"] == "done", (name, row)
+        assert fake.reactions_on(cid) == ([] if bot else ["confused"]), name
+    after = fake.snapshot()
+    assert after["issues"] == before["issues"]
+    assert (after["labels"], after["boards"]) == (before["labels"], before["boards"])
+    new_comments = [
+        comment[2] for comment in after["comments"]
+        if comment not in before["comments"] and "<!-- flywheel:" in comment[2]
+    ]  # fmt: skip
+    writes = [
+        c for c in fake.calls[calls_before:]
+        if c.method != "GET" and not c.path.endswith("/access_tokens")
+    ]  # fmt: skip
+    if bot:
+        assert new_comments == [] and writes == []
+        return
+    # Outsiders hear why, once per comment, and nothing else is written.
+    assert all("<!-- flywheel:reply." in body for body in new_comments)
+    assert len(new_comments) == len(CHANGING_ALL)
+    assert all(c.path.endswith(("/comments", "/reactions")) for c in writes)

@@ -35,7 +35,11 @@ async def tell_the_hub_issue(event: sansio.Event, ctx: HandlerContext) -> None:
     """Like linking: a delivery about one issue writes on another (issue #1, the hub)."""
     ref = ctx.issue_ref()
     assert ref is not None
-    ctx.add(UpsertComment(IssueRef(ref.repo, 1), "hub", f"Last heard of #{ref.number}"))
+    hub = IssueRef(ref.repo, 1)
+    # Like linking, it reads the hub's comment while planning (and so before it writes).
+    heard = await ctx.comments.marker_data(ctx.gh, hub, "hub") or {}
+    spokes = sorted({*heard.get("spokes", []), ref.number})
+    ctx.add(UpsertComment(hub, "hub", f"Last heard of #{ref.number}", data={"spokes": spokes}))
 
 
 async def test_deliveries_about_different_issues_never_double_a_comment_on_a_third(
@@ -52,6 +56,40 @@ async def test_deliveries_about_different_issues_never_double_a_comment_on_a_thi
     assert comment["body"].startswith("Last heard of #")
     creations = [c for c in fake.calls if c.method == "POST" and c.path.endswith("/1/comments")]
     assert len(creations) == 1
+
+
+async def test_a_write_whose_answer_never_came_still_counts_as_written(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
+    """The hub comment is created, but its answer comes after the client gave up.
+
+    The other delivery read the hub's comments before that write: it must not
+    trust its list and create a second comment.
+    """
+    flywheel = await make_flywheel(
+        fake_url,
+        config,
+        router=hub_router,
+        github_timeout_seconds=0.3,
+        retry_base_seconds=0.05,
+        max_attempts=5,
+    )
+    fake.add_issue(REPO, "The hub issue", "body")
+    fake.latency = 0.05  # both deliveries list the hub's comments before either writes
+    fake.slow_next(1, delay=1.0, match="POST /repos/example-org/hubs/issues/1/comments")
+    for n in range(2):
+        issue = fake.add_issue(REPO, f"Spoke {n}", "body")
+        await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"))
+    for _ in range(100):  # idle() counts a delivery waiting to retry as idle: wait for done
+        counts = await flywheel.state.journal.counts()
+        if counts.get("done") == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert counts["done"] == 2, counts
+    assert fake.faults_injected["slow"] == 1
+    (comment,) = fake.comments_on(REPO, 1)
+    assert comment["body"].startswith("Last heard of #")
+    assert '{"spokes":[2,3]}' in comment["body"]
 
 
 async def build(make_flywheel: Any, fake_url: str, config: Any, **kw: Any) -> Flywheel:

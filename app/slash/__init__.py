@@ -7,6 +7,7 @@ reply are ``run.py``; each module here implements a few commands.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 from .. import commands
@@ -14,7 +15,7 @@ from ..commands import Command
 from ..context import HandlerContext
 from ..github import PermanentGitHubError
 from ..permissions import SetupError
-from . import basic, consortium, links, workflow
+from . import basic, consortium, links, overtaken, workflow
 from .run import MAX_COMMANDS, CommandError, CommandRun
 
 Implementation = Callable[[CommandRun, Command], Awaitable[None]]
@@ -45,8 +46,14 @@ assert set(IMPLEMENTATIONS) == set(commands.SPEC_BY_NAME), "every command needs 
 async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     """Run the comment's commands in order, then plan the state, reactions and one reply."""
     run = CommandRun(ctx, data)
-    for command in commands.parse(run.comment.get("body"))[:MAX_COMMANDS]:
+    parsed = commands.parse(run.comment.get("body"))[:MAX_COMMANDS]
+    comment_id = run.comment.get("id")
+    if any(overtaken.decides(c, run.commenter.login) for c in parsed):
+        run.decided_later = await overtaken.decided_later(ctx, comment_id)
+    for command in parsed:
         await execute(run, command)
+    if run.decided and isinstance(comment_id, int):
+        ctx.decided = {"comment": comment_id, "keys": sorted(run.decided)}
     await run.finish()
 
 
@@ -67,7 +74,13 @@ async def execute(run: CommandRun, command: Command) -> None:
     try:
         if level != "representative":  # the command knows the community, and checks it
             await run.require(level)
+        settles = overtaken.decides(replace(command, name=name), run.commenter.login)
+        if settles and settles <= run.decided_later:
+            run.done(command, "done", "overtaken by a later comment, already applied")
+            return
         await IMPLEMENTATIONS[name](run, command)
+        if run.outcomes and run.outcomes[-1].kind == "done":
+            run.decided |= settles
     except CommandError as error:
         run.fail(command, error)
     except SetupError as error:

@@ -109,6 +109,8 @@ class CommandRun:
         self.history: list[membership.Entry] | None = None  # a consortium's, once changed
         self.links: LinkState | None = None  # when /link or /unlink ran
         self.finishers: list[Callable[[], Awaitable[None]]] = []  # plan what commands gathered
+        self.decided: set[str] = set()  # what this comment's commands settled (overtaken.py)
+        self.decided_later: set[str] = set()  # what later comments, already applied, settled
 
     # -- what commands change --------------------------------------------------------
 
