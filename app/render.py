@@ -24,7 +24,9 @@ from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
 MAX_VALUE_CHARS = 2000
-_INVISIBLE = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u202a-\u202e]")
+# Zero-width and direction-control characters: they hide a mention or a command
+# from a reader (and from us) and reorder what the reader sees ("Trojan Source").
+_INVISIBLE = re.compile("[\u00ad\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
 _MENTION = re.compile(r"@(?=[A-Za-z0-9])")
 _COMMAND_LINE = re.compile(r"(?m)^(\s*)/")
 _WORD_JOINER = "\u2060"

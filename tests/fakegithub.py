@@ -91,6 +91,7 @@ class FakeGitHub:
         self.latency = 0.0
         self.tokens: dict[str, int] = {}
         self.tokens_issued = 0
+        self.credentials_seen: set[str] = set()
         self.installations: dict[int, str] = {}
         self.repos: dict[str, dict[str, Any]] = {}
         self.issues: dict[tuple[str, int], Issue] = {}
@@ -397,6 +398,8 @@ class FakeGitHub:
 
     def _authorised(self, path: str, auth: str) -> bool:
         scheme, _, credential = auth.partition(" ")
+        if credential:
+            self.credentials_seen.add(credential)  # JWTs and tokens: tests grep logs for them
         if path.startswith("/app") or re.fullmatch(r"/orgs/[^/]+/installation", path):
             return scheme.lower() == "bearer" and credential.count(".") == 2
         if scheme.lower() in {"token", "bearer"}:
