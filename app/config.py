@@ -725,6 +725,8 @@ def _read_yaml(path: Path) -> Any:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 0
         raise ConfigError(path.name, line, f"not valid YAML: {exc.problem or exc}") from None
+    except yaml.YAMLError as exc:  # e.g. a control character the reader refuses
+        raise ConfigError(path.name, 0, f"not valid YAML: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(path.name, 0, f"cannot be read: {exc}") from None
 

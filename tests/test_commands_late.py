@@ -72,3 +72,18 @@ async def test_a_late_join_takes_its_place_before_a_later_leave(
     await flywheel.deliver("issue_comment", join_again)
     await flywheel.deliver("issue_comment", join)  # late: it goes before the leave
     assert table(fake, issue) == ["| lovelace | co-fund | 2026-11-02 | charles |"]
+
+
+async def test_commands_written_a_moment_apart_see_each_others_changes(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    """Both payloads carry the issue as it was before either ran (no label, no assignee)."""
+    grant(fake)
+    issue = plain_issue(fake)
+    _, first = written(flywheel, issue, "/assign @ada\n/label support")
+    _, second = written(flywheel, issue, "/unassign @ada\n/remove-label support")
+    assert second["issue"]["assignees"] == [] and second["issue"]["labels"] == []
+    await flywheel.deliver("issue_comment", first)
+    await flywheel.deliver("issue_comment", second)
+    now = fake.issue(REPO, issue.number)
+    assert (now.assignees, now.labels) == ([], [])

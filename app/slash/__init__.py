@@ -45,8 +45,10 @@ assert set(IMPLEMENTATIONS) == set(commands.SPEC_BY_NAME), "every command needs 
 
 async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     """Run the comment's commands in order, then plan the state, reactions and one reply."""
+    parsed = commands.parse((data.get("comment") or {}).get("body"))[:MAX_COMMANDS]
+    if ctx.gh is not None and any(c.name not in READ_ONLY for c in parsed):
+        data = {**data, "issue": await current_issue(ctx, data)}
     run = CommandRun(ctx, data)
-    parsed = commands.parse(run.comment.get("body"))[:MAX_COMMANDS]
     comment_id = run.comment.get("id")
     if any(overtaken.decides(c, run.commenter.login) for c in parsed):
         run.decided_later = await overtaken.decided_later(ctx, comment_id)
@@ -55,6 +57,24 @@ async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     if run.decided and isinstance(comment_id, int):
         ctx.decided = {"comment": comment_id, "keys": sorted(run.decided)}
     await run.finish()
+
+
+READ_ONLY = {"help", "why"}
+
+
+async def current_issue(ctx: HandlerContext, data: dict[str, Any]) -> dict[str, Any]:
+    """The issue as it is now: the payload's copy dates from when the comment was written.
+
+    Two commands written a second apart both carry the issue as it was
+    before either ran; the second would then work out its changes (which
+    labels to remove, whom to unassign) from a state the first has changed.
+    Read with the ETag cache, this is usually a free 304.
+    """
+    assert ctx.gh is not None
+    issue = data["issue"]
+    url = f"/repos/{data['repository']['full_name']}/issues/{issue['number']}"
+    fresh = await ctx.gh.getitem(url)
+    return fresh if isinstance(fresh, dict) else issue
 
 
 async def execute(run: CommandRun, command: Command) -> None:
