@@ -400,6 +400,11 @@ class Journal:
         rows = await self.query("SELECT * FROM deliveries WHERE id=?", (delivery_id,))
         return _row_summary(rows[0]) if rows else None
 
+    async def payload(self, delivery_id: str) -> bytes:
+        """A delivery's body, as received (the dispatcher does not keep it while it waits)."""
+        rows = await self.query("SELECT payload FROM deliveries WHERE id=?", (delivery_id,))
+        return bytes(rows[0]["payload"]) if rows else b""
+
     async def known(self, delivery_ids: list[str]) -> set[str]:
         """Which of these delivery ids the journal holds, in whatever state."""
         found: set[str] = set()

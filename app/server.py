@@ -122,6 +122,9 @@ async def webhook(request: web.Request) -> web.Response:
         return _answer(400, "body must be a JSON object")
     if event_name == "ping":
         return _answer(200, "pong", zen=str(data.get("zen", ""))[:200])
+    if not isinstance(data.get("action", ""), str):  # the router looks actions up by value
+        metrics.inc("flywheel_rejected_total", reason="json")
+        return _answer(400, "action must be a string")
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
     if not state.router.fetch(event):
         action = data.get("action")

@@ -102,7 +102,10 @@ class Dispatcher:
             return
         self._idle.clear()
         self._attempts.setdefault(delivery.id, delivery.attempts)
-        self._lanes.setdefault(delivery.lane, deque()).append(delivery)
+        # The journal holds the body; a backlog of waiting deliveries then costs a few
+        # hundred bytes each instead of the payload's kilobytes (10,000 of them when
+        # GitHub is slow). It is read back when the delivery runs.
+        self._lanes.setdefault(delivery.lane, deque()).append(replace(delivery, payload=b""))
         if delivery.lane not in self._active:
             self._active.add(delivery.lane)
             self._ready.put_nowait(delivery.lane)
@@ -198,7 +201,8 @@ class Dispatcher:
         try:
             # The processor sees how many attempts came before: a retry must not trust
             # what an earlier attempt already wrote locally (the request index).
-            outcome = await self._process(replace(delivery, attempts=attempt - 1))
+            payload = delivery.payload or await self._journal.payload(delivery.id)
+            outcome = await self._process(replace(delivery, attempts=attempt - 1, payload=payload))
         except Exception as exc:
             error = exc.outcome if isinstance(exc, DeliveryFailed) else None
             classified = classify(exc)

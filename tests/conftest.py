@@ -16,6 +16,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from hypothesis import settings
 
 from app.config import Config, load_config
 from app.github import GitHubApp
@@ -23,6 +24,12 @@ from app.metrics import standard_metrics
 from app.server import STATE, AppState, create_app
 from app.settings import Settings
 from tests.fakegithub import FakeGitHub
+
+# Hypothesis: the same examples on every CI run (a failure there is reproducible);
+# `--hypothesis-profile=fuzz` draws 3,000 fresh ones a test (tests/test_fuzz.py).
+settings.register_profile("ci", derandomize=True, deadline=None)
+settings.register_profile("fuzz", max_examples=3000, deadline=None)
+settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "It's a Secret to Everybody"

@@ -460,9 +460,14 @@ async def run_stream(
     fault_rate: float = 0.0,
     kills: tuple[int, ...] = (),
     down_for: int = 3,
-    settle_timeout: float = 120.0,
+    settle_timeout: float | None = None,
 ) -> tuple[FakeGitHub, SoakReport]:
-    """Send the stream to a fresh app and fake; return the fake once everything settled."""
+    """Send the stream to a fresh app and fake; return the fake once everything settled.
+
+    The stream is sent faster than a faulty GitHub lets the app apply it, so
+    the backlog at the end grows with the stream: the wait for it does too.
+    """
+    settle_timeout = settle_timeout or 120.0 + 0.5 * len(plan.steps)
     workdir.mkdir(parents=True, exist_ok=True)
     fake = FakeGitHub()
     build_world(fake)

@@ -39,7 +39,6 @@ from tests.fakegithub import FakeGitHub
 from tests.forms_render import load_form, render_submission
 from tests.test_workflow_onboarding import ANSWERS
 
-settings.register_profile("fuzz", max_examples=3000, deadline=None)
 EXAMPLES = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 PIECES = ["@", "/", "{{", "}}", "{%", "%}", "<", ">", "-->", "<!--", "[", "](", "`", "```",
           "#", "*", "|", "\n", "\r\n", "\t", " ", "\\", "\"", "&", "\u200b", "\u2066",

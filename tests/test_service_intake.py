@@ -154,3 +154,11 @@ async def test_a_non_ascii_signature_is_refused_not_a_crash(flywheel: Flywheel) 
     )
     assert response.status == 401
     assert "sha256=<hex>" in (await response.json())["message"]
+
+
+async def test_an_action_that_is_not_text_is_400_not_a_crash(flywheel: Flywheel) -> None:
+    """Found by tests/test_fuzz.py: the router looked the action up as a dict key."""
+    for action in ([], {}, 3):
+        response = await flywheel.send("issues", {"action": action})
+        assert response.status == 400
+        assert "action must be a string" in (await response.json())["message"]
