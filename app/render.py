@@ -38,7 +38,9 @@ def neutralise(value: Any) -> Markup:
     >>> str(neutralise("@org/team please <b>look</b>"))
     '@\\u2060org/team please &lt;b&gt;look&lt;/b&gt;'
     """
-    text = _INVISIBLE.sub("", str(value))
+    # Every line break a reader (or a command parser) sees becomes "\n", so that the
+    # command-line guard below sees every line start ("\r/close" is a line too).
+    text = "\n".join(_INVISIBLE.sub("", str(value)).splitlines())
     if len(text) > MAX_VALUE_CHARS:
         text = text[:MAX_VALUE_CHARS] + " … (cut)"
     text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

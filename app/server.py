@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -57,6 +58,10 @@ class AppState:
 
 
 STATE = web.AppKey("flywheel_state", AppState)
+
+
+_EVENT_NAME = re.compile(r"[a-z][a-z0-9_]{0,63}")
+_DELIVERY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
 
 
 def _answer(status: int, message: str, **extra: object) -> web.Response:
@@ -109,9 +114,14 @@ async def webhook(request: web.Request) -> web.Response:
         return _answer(415, "set the webhook's content type to application/json")
     event_name = request.headers.get("X-GitHub-Event", "")
     delivery_id = request.headers.get("X-GitHub-Delivery", "")
-    if not event_name or not delivery_id or len(delivery_id) > 100:
+    if not event_name or not delivery_id:
         metrics.inc("flywheel_rejected_total", reason="headers")
         return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
+    if not _EVENT_NAME.fullmatch(event_name) or not _DELIVERY_ID.fullmatch(delivery_id):
+        # GitHub's are a snake_case word and a GUID; anything else (bytes that are not
+        # text, say) must not reach the journal, the log or our answer.
+        metrics.inc("flywheel_rejected_total", reason="headers")
+        return _answer(400, "X-GitHub-Event or X-GitHub-Delivery is not in GitHub's form")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:

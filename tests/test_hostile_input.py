@@ -38,6 +38,7 @@ HOSTILE = {
     "team mention": "@example-org/everyone please look",
     "user mention": "ping @octocat and @ada",
     "command line": "fine\n/close\n  /label priority: high\n/offboard",
+    "other line breaks": "fine\r/close\r\n/label x\u2028/offboard\x0b/reopen",  # found by fuzzing
     "jinja expression": "{{ 7*7 }} {{ config.__class__ }}",
     "jinja statement": "{% for x in range(3) %}loop{% endfor %}{% raw %}",
     "html": '<img src=x onerror="alert(1)"><script>alert(2)</script><b>bold</b>',

@@ -162,3 +162,14 @@ async def test_an_action_that_is_not_text_is_400_not_a_crash(flywheel: Flywheel)
         response = await flywheel.send("issues", {"action": action})
         assert response.status == 400
         assert "action must be a string" in (await response.json())["message"]
+
+
+async def test_headers_not_in_githubs_form_are_400(flywheel: Flywheel) -> None:
+    """Found by tests/test_fuzz.py: a byte that is not text in X-GitHub-Event crashed the answer."""
+    payload = {"action": "opened"}
+    for headers in ({"X-GitHub-Event": "\x80"}, {"X-GitHub-Event": "issues comment"}):
+        response = await flywheel.send("issues", payload, headers=headers)
+        assert response.status == 400
+    response = await flywheel.send("issues", payload, delivery_id="../../etc")
+    assert response.status == 400
+    assert "not in GitHub's form" in (await response.json())["message"]
