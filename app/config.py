@@ -222,6 +222,8 @@ class GlobalConfig:
     redeliver_window_hours: int = 6
     help_footer: str = ""
     ignore_bots: bool = True
+    # The dashboard leaves out issues of private repositories unless this says otherwise.
+    dashboard_shows_private: bool = False
     commands: CommandSettings = CommandSettings()
     linking: LinkingSettings = LinkingSettings()
 
@@ -747,6 +749,7 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
             "redeliver_window_hours",
             "help_footer",
             "ignore_bots",
+            "dashboard_shows_private",
             "commands",
             "linking",
         },
@@ -782,6 +785,7 @@ def _parse_global(path: Path, directory: Path) -> GlobalConfig:
         redeliver_window_hours=window,
         help_footer=reader.typed(top, "help_footer", str, ""),
         ignore_bots=reader.typed(top, "ignore_bots", bool, True),
+        dashboard_shows_private=reader.typed(top, "dashboard_shows_private", bool, False),
         commands=_parse_commands(reader, top),
         linking=_parse_linking(reader, top),
     )

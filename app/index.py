@@ -381,6 +381,18 @@ class RequestIndex:
             ).fetchall()
         return [_request(row) for row in rows]
 
+    def everything(self) -> list[Request]:
+        """Every installation's requests (the dashboard's network)."""
+        with self.lock:
+            rows = self.db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY repo, number")
+            found = rows.fetchall()
+        return [_request(row) for row in found]
+
+    def private_repos(self) -> set[str]:
+        with self.lock:
+            rows = self.db.execute("SELECT DISTINCT repo FROM requests WHERE private=1").fetchall()
+        return {r[0] for r in rows}
+
     def _total(self) -> int:
         row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
         return int(row[0]) if row else 0

@@ -400,6 +400,48 @@ class Journal:
         rows = await self.query("SELECT * FROM deliveries WHERE id=?", (delivery_id,))
         return _row_summary(rows[0]) if rows else None
 
+    async def recent(
+        self, limit: int = 100, *, state: str = "", repo: str = ""
+    ) -> list[dict[str, Any]]:
+        """The latest deliveries, newest first, for the dashboard (no payloads, but privacy)."""
+        where, params = [], []
+        if state:
+            where.append("state=?")
+            params.append(state)
+        if repo:
+            where.append("repo=?")
+            params.append(repo)
+        rows = await self.query(
+            "SELECT id, event, action, repo, issue_number, state, attempts, received_at,"
+            " duration, error, next_attempt_at,"
+            " json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
+            " FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "")
+            + " ORDER BY seq DESC LIMIT ?",
+            [*params, limit],
+        )  # fmt: skip
+        return [dict(r) for r in rows]
+
+    async def retrying(self, limit: int = 50) -> list[dict[str, Any]]:
+        """Deliveries waiting for another attempt after a failed one, soonest first."""
+        rows = await self.query(
+            "SELECT id, event, action, repo, issue_number, state, attempts, received_at,"
+            " duration, error, next_attempt_at,"
+            " json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
+            " FROM deliveries WHERE state='pending' AND attempts > 0"
+            " ORDER BY next_attempt_at LIMIT ?",
+            (limit,),
+        )
+        return [dict(r) for r in rows]
+
+    async def repos(self) -> dict[str, bool]:
+        """Repository → whether it is private, as its latest delivery says."""
+        rows = await self.query(
+            "SELECT repo, json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
+            " FROM deliveries WHERE seq IN"
+            " (SELECT MAX(seq) FROM deliveries WHERE repo IS NOT NULL GROUP BY repo)"
+        )
+        return {r["repo"]: bool(r["private"]) for r in sorted(rows, key=lambda r: r["repo"])}
+
     async def payload(self, delivery_id: str) -> bytes:
         """A delivery's body, as received (the dispatcher does not keep it while it waits)."""
         rows = await self.query("SELECT payload FROM deliveries WHERE id=?", (delivery_id,))

@@ -13,13 +13,16 @@ import logging
 import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cachetools
 
 from . import checklists, forms, markers, projects
 from .github import GitHubClient, PermanentGitHubError, TransientGitHubError, classify
 from .labels import LabelSpec
+
+if TYPE_CHECKING:
+    from .facts import Facts
 
 __all__ = ["LabelSpec"]  # re-exported: actions carry label specs
 
@@ -348,15 +351,23 @@ class CommentLists:
         return [c async for c in gh.getiter(url)]
 
 
+STATUS_FIELD = "Status"  # GitHub's own single-select on every board: what the dashboard shows
+
+
 class Executor:
     """Applies a plan through one installation's client, reading before writing."""
 
     def __init__(
-        self, gh: GitHubClient, caches: Caches, comments: CommentLists | None = None
+        self,
+        gh: GitHubClient,
+        caches: Caches,
+        comments: CommentLists | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self.gh = gh
         self.caches = caches
         self._comments = comments or CommentLists(caches.comment_writes)
+        self._facts = facts  # what the dashboard shows: noted as plans are applied
         self._repo_labels: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
@@ -490,6 +501,8 @@ class Executor:
                 raise
             if result.status == "applied":
                 self._comments.wrote(action.issue)
+            if self._facts is not None:
+                self._facts.comment(action.issue.repo, action.issue.number, action.key, action.data)
             return result
 
     async def _upsert_comment(self, action: UpsertComment) -> ActionResult:
@@ -614,6 +627,12 @@ class Executor:
             wanted = {fid: v for fid, v in wanted.items() if fid not in present}
         updates = [(fid, v) for fid, v in wanted.items() if v is not None and present.get(fid) != v]
         clears = [fid for fid, v in wanted.items() if v is None and fid in present]
+        if self._facts is not None:
+            after = {**present, **dict(updates)}
+            for fid in clears:
+                after.pop(fid, None)
+            status = projects.option_name(board.field(STATUS_FIELD), after)
+            self._facts.board_status(action.issue.repo, action.issue.number, board.title, status)
         if not updates and not clears:
             return ActionResult(described, "unchanged", warnings=warnings)
         variables: dict[str, Any] = {}

@@ -16,6 +16,7 @@ from gidgethub import routing, sansio
 
 from .config import Config, ConfigError
 from .context import HandlerContext, is_from_bot
+from .facts import Facts, issue_fact
 from .freshness import Freshness
 from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
 from .index import RequestIndex
@@ -66,8 +67,10 @@ class Processor:
         caches: Caches,
         emit: Callable[[str], None] | None = None,
         index: RequestIndex | None = None,
+        facts: Facts | None = None,
     ) -> None:
         self.router = router
+        self.facts = facts
         self._config = config
         self.journal = journal
         self.github = github
@@ -77,6 +80,18 @@ class Processor:
         self.permissions = PermissionChecker()
         self.freshness = Freshness(journal)
         self._emit = emit or (lambda line: log.info(line))
+
+    def _note_facts(self, event: sansio.Event, config: Config) -> None:
+        """The workflow issue as this delivery saw it, for the dashboard (facts.py)."""
+        issue, repository = event.data.get("issue"), event.data.get("repository")
+        if self.facts is None or not isinstance(issue, dict) or not isinstance(repository, dict):
+            return
+        if event.event == "issues" and event.data.get("action") in ("deleted", "transferred"):
+            self.facts.forget([(str(repository.get("full_name")), issue.get("number"))])
+            return
+        fact = issue_fact(config, repository, issue)
+        if fact is not None:
+            self.facts.workflow_issue(fact)
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
         if self.github is None or delivery.installation_id is None:
@@ -125,7 +140,7 @@ class Processor:
         if transient is not None:
             raise transient
         executor: PlanApplier = (
-            Executor(gh, self.caches, ctx.comments)
+            Executor(gh, self.caches, ctx.comments, self.facts)
             if gh is not None
             else DryRunExecutor(lambda line: self._emit(f"[{delivery.id}] {line}"))
         )
@@ -138,6 +153,7 @@ class Processor:
         }
         if ctx.decided:
             outcome["decided"] = ctx.decided
+        self._note_facts(event, config)
         self.freshness.handled(event)
         if handler_errors:
             outcome["errors"] = handler_errors

@@ -136,6 +136,15 @@ def parse_board(owner: str, number: int, data: Mapping[str, Any]) -> Board | Non
     return Board(project["id"], project.get("title", ""), owner, number, fields)
 
 
+def option_name(board_field: BoardField | None, values: Mapping[str, Any]) -> str | None:
+    """The option a single-select field holds among ``values`` (field id → input), by name."""
+    if board_field is None:
+        return None
+    option_id = (values.get(board_field.id) or {}).get("singleSelectOptionId")
+    names = {board_field.options.get(name.lower()): name for name in board_field.option_names}
+    return names.get(option_id) if option_id else None
+
+
 def current_values(item: Mapping[str, Any]) -> dict[str, Any]:
     """Field id → the item's present value, in the same shape `field_input` produces."""
     values: dict[str, Any] = {}

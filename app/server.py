@@ -22,6 +22,8 @@ from gidgethub import ValidationFailure, routing, sansio
 
 from . import __version__, redeliver, reminders
 from .config import Config
+from .dashboard import pages as dashboard
+from .facts import Facts
 from .github import GitHubApp
 from .handlers import build_router
 from .index import RequestIndex
@@ -49,6 +51,7 @@ class AppState:
     github: GitHubApp | None = None
     session: aiohttp.ClientSession | None = None
     index: RequestIndex | None = None
+    facts: Facts | None = None
     accepting: bool = True
     started_at: float = field(default_factory=time.time)
 
@@ -227,6 +230,7 @@ def create_app(
         caches = Caches()
         # The request index shares the journal's file (FLYWHEEL_DB); it is a cache of GitHub.
         state.index = RequestIndex(settings.db_path)
+        state.facts = Facts(settings.db_path)  # the same: what the dashboard shows
         state.processor = Processor(
             router=state.router,
             config=lambda: state.config,
@@ -235,6 +239,7 @@ def create_app(
             caches=caches,
             emit=emit,
             index=state.index,
+            facts=state.facts,
         )
         state.dispatcher = Dispatcher(
             state.journal,
@@ -261,9 +266,11 @@ def create_app(
         await state.session.close()
         await state.journal.close()
         state.index.close()
+        state.facts.close()
 
     app.cleanup_ctx.append(lifecycle)
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_page)
+    dashboard.add_routes(app)
     return app

@@ -51,6 +51,8 @@ class Settings:
     max_attempts: int = 8
     github_timeout_seconds: float = 10.0
     retry_base_seconds: float = 2.0
+    # The dashboard shows issue titles: it is off without a token, and asks for it once.
+    dashboard_token: str | None = field(default=None, repr=False)
 
     @property
     def has_credentials(self) -> bool:
@@ -111,6 +113,7 @@ class Settings:
             "app_id": env.get("GITHUB_APP_ID") or None,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
+            "dashboard_token": env.get("FLYWHEEL_DASHBOARD_TOKEN") or None,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),
             "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),

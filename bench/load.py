@@ -104,9 +104,10 @@ class Step:
 
 
 class Load:
-    def __init__(self, issues: int, workdir: Path) -> None:
+    def __init__(self, issues: int, workdir: Path, workers: int = 8) -> None:
         self.workdir = workdir
         self.issues = issues
+        self.workers = workers
         self.fake_port, self.control_port, self.app_port = free_port(), free_port(), free_port()
         self.bodies = self._bodies(issues)
         self.procs: list[subprocess.Popen[bytes]] = []
@@ -142,6 +143,7 @@ class Load:
                 "GITHUB_API_URL": f"http://127.0.0.1:{self.fake_port}",
                 "FLYWHEEL_DB": str(self.workdir / "load.db"),
                 "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
+                "FLYWHEEL_WORKERS": str(self.workers),
             }
         )
         app = pinned(0, [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1",
@@ -219,9 +221,7 @@ class Load:
 
     async def pile_up(self, session: aiohttp.ClientSession) -> tuple[int, float]:
         """GitHub answers in 30 s: deliveries pile up pending. (depth, RSS MB) at the goal."""
-        async with session.post(
-            f"http://127.0.0.1:{self.control_port}/latency?seconds=30"
-        ) as r:
+        async with session.post(f"http://127.0.0.1:{self.control_port}/latency?seconds=30") as r:
             assert r.status == 200
         step = Step(rate=999, drain=False)  # its own delivery-id prefix
         while (depth := await self.depth(session)) < PENDING_GOAL:
@@ -241,39 +241,66 @@ class Load:
         step.applied = len(rows)
 
 
-async def bench(args: argparse.Namespace) -> None:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+def new_key() -> str:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()  # fmt: skip
-    steps = [Step(rate, drain=True) for rate in args.drain_rates]
-    steps += [Step(rate, drain=False) for rate in args.rates]
+
+
+async def run_steps(
+    args: argparse.Namespace, workers: int, steps: list[Step], pile_up: bool
+) -> tuple[int, float]:
+    """One app (``workers`` 0: intake alone, the baseline), the steps, then maybe the pile-up."""
+    pending, rss = 0, float("nan")
     with tempfile.TemporaryDirectory() as tmp:
-        load = Load(args.issues, Path(tmp))
-        await load.start(key)
+        load = Load(args.issues, Path(tmp), workers)
+        await load.start(new_key())
         connector = aiohttp.TCPConnector(limit=512)
         try:
             async with aiohttp.ClientSession(connector=connector) as session:
                 for step in steps:
                     await load.run_step(session, step, args.step_seconds)
-                    print(f"  {step.rate}/s done: depth {step.depth_end}", file=sys.stderr)
-                pending, rss = await load.pile_up(session)
+                    print(f"  workers {workers}, {step.rate}/s: depth {step.depth_end}",
+                          file=sys.stderr)  # fmt: skip
+                if pile_up:
+                    pending, rss = await load.pile_up(session)
             for step in steps:
                 load.applied(step)
         finally:
             load.stop()
-    report(steps, pending, rss, args)
+    return pending, rss
 
 
-def report(steps: list[Step], pending: int, rss: float, args: argparse.Namespace) -> None:
+async def bench(args: argparse.Namespace) -> None:
+    baseline = [Step(rate, drain=False) for rate in args.rates]
+    await run_steps(args, 0, baseline, pile_up=False)
+    steps = [Step(rate, drain=True) for rate in args.drain_rates]
+    steps += [Step(rate, drain=False) for rate in args.rates]
+    pending, rss = await run_steps(args, args.workers, steps, pile_up=True)
+    report(steps, {s.rate: s for s in baseline}, pending, rss, args)
+
+
+def _ms(value: float, unit: str = "ms", scale: float = 1.0) -> str:
+    return "-" if value != value else f"{value / scale:.1f}{unit}"  # NaN: nothing to show
+
+
+def report(
+    steps: list[Step],
+    baseline: dict[int, Step],
+    pending: int,
+    rss: float,
+    args: argparse.Namespace,
+) -> None:
     print(
-        f"\nload: issues deliveries against the live app on one core, GitHub (fake) answering"
-        f" in 50 ms, {args.step_seconds:.0f} s a step\n"
+        f"\nload: issues deliveries against the live app on one core ({args.workers} workers),"
+        f" GitHub (fake) answering in 50 ms, {args.step_seconds:.0f} s a step; 'alone' is the"
+        " same app with no workers, run first: intake without processing beside it\n"
     )
     header = (
-        f"{'rate/s':>7} | {'accepted/s':>10} | {'refused':>7} | {'intake p50':>10} | "
-        f"{'intake p99':>10} | {'applied p50':>11} | {'applied p99':>11} | {'applied':>9} | "
-        f"{'depth':>6} | {'RSS MB':>6}"
+        f"{'rate/s':>7} | {'accepted/s':>10} | {'intake p50':>10} | {'intake p99':>10} | "
+        f"{'p99 alone':>9} | {'ratio':>5} | {'applied p50':>11} | {'applied p99':>11} | "
+        f"{'applied':>11} | {'depth':>6} | {'RSS MB':>6}"
     )
     print(header)
     print("-" * len(header))
@@ -282,16 +309,21 @@ def report(steps: list[Step], pending: int, rss: float, args: argparse.Namespace
         p99 = percentile(s.intake_ms, 0.99)
         if knee is None and p99 > 100:
             knee = s.rate
-        applied = f"{s.applied}/{s.sent}"
+        alone = baseline.get(s.rate)
+        alone_p99 = percentile(alone.intake_ms, 0.99) if alone else float("nan")
+        ratio = "-" if alone_p99 != alone_p99 else f"{p99 / alone_p99:.1f}x"
         print(
-            f"{s.rate:>7} | {s.accepted / s.seconds:>10.0f} | {s.refused:>7} | "
-            f"{statistics.median(s.intake_ms):>8.1f}ms | {p99:>8.1f}ms | "
-            f"{percentile(s.applied_ms, 0.5) / 1000:>10.1f}s | "
-            f"{percentile(s.applied_ms, 0.99) / 1000:>10.1f}s | {applied:>9} | "
-            f"{s.depth_end:>6} | {s.rss_peak:>6.0f}"
+            f"{s.rate:>7} | {s.accepted / s.seconds:>10.0f} | "
+            f"{_ms(statistics.median(s.intake_ms)):>10} | {_ms(p99):>10} | "
+            f"{_ms(alone_p99):>9} | {ratio:>5} | "
+            f"{_ms(percentile(s.applied_ms, 0.5), 's', 1000):>11} | "
+            f"{_ms(percentile(s.applied_ms, 0.99), 's', 1000):>11} | "
+            f"{f'{s.applied}/{s.sent}':>11} | {s.depth_end:>6} | {s.rss_peak:>6.0f}"
         )
+    refused = sum(s.refused for s in steps)
     print(
-        f"\nfirst rate with intake p99 over 100 ms: {knee or 'none of these'}"
+        f"\nfirst rate with intake p99 over 100 ms: {knee or 'none of these'};"
+        f" answers other than 200/202: {refused}"
         f"\nwith GitHub stalled (30 s an answer): {pending} pending deliveries, RSS {rss:.0f} MB"
         "\napplied: delivery received → its actions applied, for deliveries applied before the"
         " bench ended (the first steps wait for the journal to drain; later ones pile up)."
@@ -304,6 +336,7 @@ def main() -> None:
     parser.add_argument("--step-seconds", type=float, default=5.0)
     parser.add_argument("--drain-rates", default="5,20")
     parser.add_argument("--rates", default="100,250,500,750,1000,1500,2000")
+    parser.add_argument("--workers", type=int, default=8)
     args = parser.parse_args()
     args.drain_rates = [int(r) for r in args.drain_rates.split(",") if r]
     args.rates = [int(r) for r in args.rates.split(",") if r]

@@ -1,0 +1,169 @@
+"""The dashboard's routes: operations (/), the network (/communities), one consortium.
+
+Plain HTML and CSS from Jinja templates with autoescaping (issue titles are
+people's text); no script. Every page needs the token's cookie
+(``access.py``); without a token configured the pages say how to turn them on.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from aiohttp import web
+
+from .. import __version__
+from ..render import SHIPPED_TEMPLATES
+from . import access, graph, views
+
+TEMPLATES = SHIPPED_TEMPLATES / "dashboard"
+
+
+def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(folder)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ms"] = lambda v: "-" if v is None else f"{v:,.0f} ms"
+    return env
+
+
+ENV = environment()
+
+
+def page(template: str, status: int = 200, **context: Any) -> web.Response:
+    html = ENV.get_template(template).render(version=__version__, **context)
+    response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    # The pages show titles of issues: no caching by proxies, no framing by other sites.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'"
+    )
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _state(request: web.Request) -> Any:
+    from ..server import STATE  # the composition root owns the state
+
+    return request.app[STATE]
+
+
+def guarded(handler: Any) -> Any:
+    """Off without a token; the login form without the cookie; else the page."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        token = _state(request).settings.dashboard_token
+        if not token:
+            return page("off.html.j2", status=403, title="Dashboard off")
+        if not access.allowed(request, token):
+            return page(
+                "login.html.j2", status=401, title="Sign in", next=request.path_qs, wrong=False
+            )
+        return await handler(request)
+
+    return wrapper
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    token = _state(request).settings.dashboard_token
+    if not token:
+        return page("off.html.j2", status=403, title="Dashboard off")
+    form = await request.post()
+    target = access.safe_next(str(form.get("next", "/")))
+    if not await access.check_login(str(form.get("token", "")), token):
+        return page("login.html.j2", status=401, title="Sign in", next=target, wrong=True)
+    response = web.HTTPSeeOther(target)
+    access.remember(response, request, token)
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    response = web.HTTPSeeOther("/")
+    access.forget(response)
+    raise response
+
+
+async def operations(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    shows_private = state.config.settings.dashboard_shows_private
+    outcome = request.query.get("outcome", "")
+    outcome = outcome if outcome in views.OUTCOMES else ""
+    repo = request.query.get("repo", "")[:200]
+    base = views.web_url(state.settings.api_url)
+    journal = state.journal
+    repos = await journal.repos()
+    if not shows_private:
+        hidden = state.index.private_repos() if state.index is not None else set()
+        repos = {r: private for r, private in repos.items() if not private and r not in hidden}
+    counts = await journal.counts()
+    data = views.Operations(
+        mode=state.mode,
+        version=__version__,
+        uptime=views.span(time.time() - state.started_at),
+        counts=counts,
+        depth=counts["pending"] + counts["running"],
+        deliveries=[
+            views.delivery_row(r, base, shows_private)
+            for r in await journal.recent(100, state=outcome, repo=repo)
+        ],
+        retrying=[views.delivery_row(r, base, shows_private) for r in await journal.retrying()],
+        rates=views.rate_rows(state.github.rate_limits) if state.github else [],
+        repos=list(repos),
+        outcome=outcome,
+        repo=repo if repo in repos else "",
+    )
+    return page("operations.html.j2", title="Operations", ops=data, outcomes=views.OUTCOMES)
+
+
+def _network(request: web.Request) -> views.Network:
+    state = _state(request)
+    facts, index = state.facts, state.index
+    return views.build_network(
+        index.everything() if index else [],
+        facts.workflow_issues() if facts else [],
+        facts.all_links() if facts else [],
+        facts.all_members() if facts else [],
+        facts.statuses() if facts else {},
+        state.config,
+        views.web_url(state.settings.api_url),
+    )
+
+
+async def communities(request: web.Request) -> web.StreamResponse:
+    network = _network(request)
+    return page(
+        "communities.html.j2",
+        title="Communities",
+        network=network,
+        picture=graph.layout(network),
+    )
+
+
+async def consortium(request: web.Request) -> web.StreamResponse:
+    network = _network(request)
+    slug = request.match_info["slug"]
+    found = next((c for c in network.consortia if c.slug == slug), None)
+    if found is None:
+        return page(
+            "missing.html.j2",
+            status=404,
+            title="No such consortium",
+            consortia=network.consortia,
+        )
+    return page("consortium.html.j2", title=found.issue.title, consortium=found)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", guarded(operations))
+    app.router.add_get("/communities", guarded(communities))
+    app.router.add_get("/consortia/{slug}", guarded(consortium))
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

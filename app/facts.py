@@ -1,0 +1,217 @@
+"""What Flywheel last wrote or read on GitHub about the network, for the dashboard to show.
+
+The workflow issues, the links between requests, a consortium's members
+and the Status of an issue on a board all live on GitHub (the issue, a
+comment's marker data, a board item).
+Reading them back for every page view would cost hundreds of calls, so the
+processor notes the workflow issues it handles, and the executor what it
+writes or checks: a related-requests comment, a consortium comment, a board
+item. Like the
+request index it shares ``FLYWHEEL_DB`` with, this is a cache: losing it
+loses nothing, and it fills again as Flywheel acts (``/sync`` on an issue
+refreshes that issue's facts).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import forms, membership, workflows
+from .config import Config
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS fact_links (
+    repo TEXT NOT NULL, number INTEGER NOT NULL,
+    other_repo TEXT NOT NULL, other_number INTEGER NOT NULL,
+    pinned INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (repo, number, other_repo, other_number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_members (
+    repo TEXT NOT NULL, number INTEGER NOT NULL,
+    community TEXT NOT NULL, roles TEXT NOT NULL, joined TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (repo, number, community)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_issues (
+    repo TEXT NOT NULL, number INTEGER NOT NULL,
+    workflow TEXT NOT NULL, community TEXT NOT NULL, title TEXT NOT NULL, state TEXT NOT NULL,
+    private INTEGER NOT NULL, parent TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (repo, number)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS fact_board_status (
+    repo TEXT NOT NULL, number INTEGER NOT NULL,
+    board TEXT NOT NULL, status TEXT NOT NULL,
+    PRIMARY KEY (repo, number, board)
+) WITHOUT ROWID;
+"""
+
+LINKS_KEY = "links"
+CONSORTIUM_KEY = "workflow.consortium"
+
+
+@dataclass(frozen=True)
+class Link:
+    repo: str
+    number: int
+    other_repo: str
+    other_number: int
+    pinned: bool
+
+
+@dataclass(frozen=True)
+class Membership:
+    repo: str  # the consortium issue
+    number: int
+    community: str
+    roles: tuple[str, ...]
+    joined: str
+
+
+@dataclass(frozen=True)
+class IssueFact:
+    """A workflow issue (onboarding, offboarding, initiative, consortium) as last seen."""
+
+    repo: str
+    number: int
+    workflow: str
+    community: str
+    title: str
+    state: str
+    private: bool
+    parent: str  # "owner/repo#N" its backlink field names (an initiative's consortium), or ""
+
+
+def issue_fact(
+    config: Config, repository: Mapping[str, Any], issue: Mapping[str, Any]
+) -> IssueFact | None:
+    """The facts of a workflow issue from a payload; None for any other issue."""
+    workflow = workflows.match_workflow(config, issue)
+    repo, number = repository.get("full_name"), issue.get("number")
+    if workflow is None or not isinstance(repo, str) or not isinstance(number, int):
+        return None
+    values = forms.read(workflow, issue.get("body"))
+    labels = workflows.label_names(issue)
+    parent = ""
+    for other in config.workflows.values():
+        for link in other.backlinks:
+            if link.workflow == workflow.id and values.get(link.field):
+                target = forms.resolve_issue_ref(values.get(link.field), repo)
+                parent = f"{target[0]}#{target[1]}" if target else ""
+    return IssueFact(
+        repo=repo,
+        number=number,
+        workflow=workflow.id,
+        community=workflows.community_of(workflow, values, labels),
+        title=str(issue.get("title") or ""),
+        state=str(issue.get("state") or "open"),
+        private=bool(repository.get("private", True)),
+        parent=parent,
+    )
+
+
+def _issue(ref: str) -> tuple[str, int] | None:
+    repo, _, number = ref.partition("#")
+    return (repo, int(number)) if "/" in repo and number.isdigit() else None
+
+
+class Facts:
+    """One SQLite file (the journal's); writes are small and rare, reads serve the pages."""
+
+    def __init__(self, path: Path | str = ":memory:") -> None:
+        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        self.lock = threading.Lock()
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is refilled later
+        self.db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- what the executor saw ----------------------------------------------------------
+
+    def workflow_issue(self, fact: IssueFact) -> None:
+        with self.lock, self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
+                (fact.repo, fact.number, fact.workflow, fact.community, fact.title, fact.state,
+                 int(fact.private), fact.parent),
+            )  # fmt: skip
+
+    def comment(self, repo: str, number: int, key: str, data: Mapping[str, Any] | None) -> None:
+        """A comment of ours holds this marker data now (written or found unchanged)."""
+        if key == LINKS_KEY:
+            self.links(repo, number, data or {})
+        elif key == CONSORTIUM_KEY:
+            history = membership.entries((data or {}).get("history"))
+            self.members(repo, number, membership.members(history))
+
+    def links(self, repo: str, number: int, data: Mapping[str, Any]) -> None:
+        """The issue's related requests: automatic and pinned ones (private ones are hashes)."""
+        rows = []
+        for kind in ("auto", "pinned"):
+            for ref in data.get(kind) or ():
+                other = _issue(str(ref))
+                if other is not None and other != (repo, number):
+                    rows.append((repo, number, *other, int(kind == "pinned")))
+        with self.lock, self.db:
+            self.db.execute("DELETE FROM fact_links WHERE repo=? AND number=?", (repo, number))
+            self.db.executemany("INSERT OR REPLACE INTO fact_links VALUES (?,?,?,?,?)", rows)
+
+    def members(self, repo: str, number: int, members: Sequence[membership.Member]) -> None:
+        rows = [(repo, number, m.community, ",".join(m.roles), m.joined) for m in members]
+        with self.lock, self.db:
+            self.db.execute("DELETE FROM fact_members WHERE repo=? AND number=?", (repo, number))
+            self.db.executemany("INSERT INTO fact_members VALUES (?,?,?,?,?)", rows)
+
+    def board_status(self, repo: str, number: int, board: str, status: str | None) -> None:
+        with self.lock, self.db:
+            if status:
+                self.db.execute(
+                    "INSERT OR REPLACE INTO fact_board_status VALUES (?,?,?,?)",
+                    (repo, number, board, status),
+                )
+            else:
+                self.db.execute(
+                    "DELETE FROM fact_board_status WHERE repo=? AND number=? AND board=?",
+                    (repo, number, board),
+                )
+
+    # -- what the pages read ----------------------------------------------------------------
+
+    def workflow_issues(self) -> list[IssueFact]:
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM fact_issues ORDER BY repo, number").fetchall()
+        return [IssueFact(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
+
+    def all_links(self) -> list[Link]:
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM fact_links").fetchall()
+        return [Link(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
+
+    def all_members(self) -> list[Membership]:
+        with self.lock:
+            rows = self.db.execute("SELECT * FROM fact_members").fetchall()
+        return [Membership(r[0], r[1], r[2], tuple(filter(None, r[3].split(","))), r[4])
+                for r in rows]  # fmt: skip
+
+    def statuses(self) -> dict[tuple[str, int], str]:
+        """Issue → its Status on a board (the first board, when it is on several)."""
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT repo, number, status FROM fact_board_status ORDER BY board"
+            ).fetchall()
+        found: dict[tuple[str, int], str] = {}
+        for repo, number, status in rows:
+            found.setdefault((repo, number), status)
+        return found
+
+    def forget(self, issues: Iterable[tuple[str, int]]) -> None:
+        """Issues deleted or gone from the installation."""
+        keys = list(issues)
+        with self.lock, self.db:
+            for table in ("fact_issues", "fact_links", "fact_members", "fact_board_status"):
+                self.db.executemany(f"DELETE FROM {table} WHERE repo=? AND number=?", keys)
