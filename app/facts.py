@@ -127,6 +127,7 @@ class Facts:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is refilled later
         self.db.executescript(SCHEMA)
+        self.version = 0  # grows with every write: pages built from an older one are stale
 
     def close(self) -> None:
         self.db.close()
@@ -135,6 +136,7 @@ class Facts:
 
     def workflow_issue(self, fact: IssueFact) -> None:
         with self.lock, self.db:
+            self.version += 1
             self.db.execute(
                 "INSERT OR REPLACE INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
                 (fact.repo, fact.number, fact.workflow, fact.community, fact.title, fact.state,
@@ -158,17 +160,20 @@ class Facts:
                 if other is not None and other != (repo, number):
                     rows.append((repo, number, *other, int(kind == "pinned")))
         with self.lock, self.db:
+            self.version += 1
             self.db.execute("DELETE FROM fact_links WHERE repo=? AND number=?", (repo, number))
             self.db.executemany("INSERT OR REPLACE INTO fact_links VALUES (?,?,?,?,?)", rows)
 
     def members(self, repo: str, number: int, members: Sequence[membership.Member]) -> None:
         rows = [(repo, number, m.community, ",".join(m.roles), m.joined) for m in members]
         with self.lock, self.db:
+            self.version += 1
             self.db.execute("DELETE FROM fact_members WHERE repo=? AND number=?", (repo, number))
             self.db.executemany("INSERT INTO fact_members VALUES (?,?,?,?,?)", rows)
 
     def board_status(self, repo: str, number: int, board: str, status: str | None) -> None:
         with self.lock, self.db:
+            self.version += 1
             if status:
                 self.db.execute(
                     "INSERT OR REPLACE INTO fact_board_status VALUES (?,?,?,?)",
@@ -213,5 +218,6 @@ class Facts:
         """Issues deleted or gone from the installation."""
         keys = list(issues)
         with self.lock, self.db:
+            self.version += 1
             for table in ("fact_issues", "fact_links", "fact_members", "fact_board_status"):
                 self.db.executemany(f"DELETE FROM {table} WHERE repo=? AND number=?", keys)

@@ -259,6 +259,7 @@ class RequestIndex:
         self.lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
         self._df_cache_since = time.monotonic()
+        self.version = 0
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
@@ -315,6 +316,7 @@ class RequestIndex:
 
     def _write(self, rows: list[tuple[object, ...]], deletes: list[tuple[int, str, int]]) -> None:
         """Rows in, keys out, and the term counts IDF reads kept in step (in one transaction)."""
+        self.version += 1  # the dashboard's cached network is stale from here
         delta: dict[str, int] = {}
         added = 0
         changes = [(row[:3], row[-2:]) for row in rows] + [(key, None) for key in deletes]
@@ -356,6 +358,7 @@ class RequestIndex:
 
     def set_private(self, installation: int, repo: str, private: bool) -> None:
         with self.lock, self.db:
+            self.version += 1
             self.db.execute(
                 "UPDATE requests SET private=? WHERE installation=? AND repo=?",
                 (int(private), installation, repo),
@@ -382,11 +385,12 @@ class RequestIndex:
         return [_request(row) for row in rows]
 
     def everything(self) -> list[Request]:
-        """Every installation's requests (the dashboard's network)."""
+        """Every installation's requests, without their bodies (the dashboard's network)."""
+        columns = _COLUMNS.replace("body,", "'' AS body,")
         with self.lock:
-            rows = self.db.execute(f"SELECT {_COLUMNS} FROM requests ORDER BY repo, number")
-            found = rows.fetchall()
-        return [_request(row) for row in found]
+            found = self.db.execute(f"SELECT {columns} FROM requests ORDER BY repo, number")
+            rows = found.fetchall()
+        return [_request(row) for row in rows]
 
     def private_repos(self) -> set[str]:
         with self.lock:

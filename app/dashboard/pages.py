@@ -8,6 +8,7 @@ people's text); no script. Every page needs the token's cookie
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,11 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
 ENV = environment()
 
 
-def page(template: str, status: int = 200, **context: Any) -> web.Response:
-    html = ENV.get_template(template).render(version=__version__, **context)
+def render(template: str, **context: Any) -> str:
+    return ENV.get_template(template).render(version=__version__, **context)
+
+
+def respond(html: str, status: int = 200) -> web.Response:
     response = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     # The pages show titles of issues: no caching by proxies, no framing by other sites.
     response.headers["Cache-Control"] = "no-store"
@@ -48,6 +52,10 @@ def page(template: str, status: int = 200, **context: Any) -> web.Response:
     )
     response.headers["Referrer-Policy"] = "no-referrer"
     return response
+
+
+def page(template: str, status: int = 200, **context: Any) -> web.Response:
+    return respond(render(template, **context), status)
 
 
 def _state(request: web.Request) -> Any:
@@ -123,10 +131,32 @@ async def operations(request: web.Request) -> web.StreamResponse:
     return page("operations.html.j2", title="Operations", ops=data, outcomes=views.OUTCOMES)
 
 
-def _network(request: web.Request) -> views.Network:
+@dataclass
+class Built:
+    """The network, and its page once asked for, for one version of the data behind them."""
+
+    key: tuple[int, int, int]
+    network: views.Network
+    page: str | None = None
+
+
+CACHE = web.AppKey("flywheel_dashboard_cache", dict)
+
+
+def _built(request: web.Request) -> Built:
+    """The network, gathered again only when the index, the facts or the config changed.
+
+    500 communities take tens of milliseconds to gather and render; between
+    two changes (minutes, for a team) every view is the same page.
+    """
     state = _state(request)
     facts, index = state.facts, state.index
-    return views.build_network(
+    key = (id(state.config), facts.version if facts else 0, index.version if index else 0)
+    cache = request.app[CACHE]
+    built = cache.get("network")
+    if built is not None and built.key == key:
+        return built
+    network = views.build_network(
         index.everything() if index else [],
         facts.workflow_issues() if facts else [],
         facts.all_links() if facts else [],
@@ -135,20 +165,22 @@ def _network(request: web.Request) -> views.Network:
         state.config,
         views.web_url(state.settings.api_url),
     )
+    cache["network"] = built = Built(key, network)
+    return built
 
 
 async def communities(request: web.Request) -> web.StreamResponse:
-    network = _network(request)
-    return page(
-        "communities.html.j2",
-        title="Communities",
-        network=network,
-        picture=graph.layout(network),
-    )
+    built = _built(request)
+    if built.page is None:
+        picture = graph.layout(built.network)
+        built.page = render(
+            "communities.html.j2", title="Communities", network=built.network, picture=picture
+        )
+    return respond(built.page)
 
 
 async def consortium(request: web.Request) -> web.StreamResponse:
-    network = _network(request)
+    network = _built(request).network
     slug = request.match_info["slug"]
     found = next((c for c in network.consortia if c.slug == slug), None)
     if found is None:
@@ -162,6 +194,7 @@ async def consortium(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(app: web.Application) -> None:
+    app[CACHE] = {}
     app.router.add_get("/", guarded(operations))
     app.router.add_get("/communities", guarded(communities))
     app.router.add_get("/consortia/{slug}", guarded(consortium))

@@ -1,0 +1,115 @@
+"""The dashboard in a real browser: headless Debian Chromium, driven by Selenium.
+
+Each page is opened as a person would (sign in first), its key elements are
+checked, and a screenshot is saved under ``tests/artifacts/`` (ignored by
+git) for a person to look at. Without Chromium and ChromeDriver the test is
+skipped, unless ``FLYWHEEL_BROWSER_TEST=required`` (as ``.ci/run`` sets it,
+after installing them), where it fails instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, Flywheel
+from tests.test_dashboard import TOKEN, boards, community_network, dashboard  # noqa: F401
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
+CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
+FLAGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+    "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--window-size=1280,1600",
+]  # fmt: skip
+
+
+def browser_or_skip() -> Any:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        if os.environ.get("FLYWHEEL_BROWSER_TEST") == "required":
+            pytest.fail("Chromium and ChromeDriver are required here: apt-get install chromium "
+                        "chromium-driver")  # fmt: skip
+        pytest.skip("no Debian chromium/chromium-driver here (apt-get install them to run this)")
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={ARTIFACTS / '.profile'}")
+    return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+
+
+def visit(base: str) -> dict[str, Any]:
+    """Everything a person would do, in the browser (a thread: the app runs on the loop)."""
+    from selenium.webdriver.common.by import By
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.rmtree(ARTIFACTS / ".profile", ignore_errors=True)
+    seen: dict[str, Any] = {}
+    driver = browser_or_skip()
+    try:
+        driver.get(base + "/communities")
+        seen["login_title"] = driver.title
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-sign-in.png"))
+        driver.find_element(By.ID, "token").send_keys(TOKEN)
+        driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        seen["after_login"] = driver.current_url
+        seen["communities_h1"] = driver.find_element(By.TAG_NAME, "h1").text
+        seen["circles"] = len(driver.find_elements(By.CSS_SELECTOR, "#graph circle"))
+        seen["rows"] = [
+            row.get_attribute("id")
+            for row in driver.find_elements(By.CSS_SELECTOR, "#communities tbody tr")
+        ]
+        seen["graph_size"] = driver.find_element(By.ID, "graph").size
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-communities.png"))
+
+        driver.find_element(By.LINK_TEXT, "Operations").click()
+        seen["mode"] = driver.find_element(By.ID, "mode").text
+        seen["delivery_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#deliveries tbody tr"))
+        seen["rates"] = len(driver.find_elements(By.CSS_SELECTOR, "#rates tbody tr"))
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-operations.png"))
+        select = driver.find_element(By.ID, "outcome")
+        select.find_element(By.CSS_SELECTOR, "option[value='done']").click()
+        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        seen["filtered_url"] = driver.current_url
+        badges = driver.find_elements(By.CSS_SELECTOR, "#deliveries .badge")
+        seen["filtered_states"] = sorted({b.text for b in badges})
+
+        driver.get(base + "/consortia/gpu-teaching-hubs")
+        seen["consortium_h1"] = driver.find_element(By.TAG_NAME, "h1").text
+        seen["members"] = [
+            cell.text for cell in driver.find_elements(By.CSS_SELECTOR, "#members tbody th")
+        ]
+        seen["initiatives"] = len(driver.find_elements(By.CSS_SELECTOR, "#initiatives tbody tr"))
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-consortium.png"))
+    finally:
+        driver.quit()
+    return seen
+
+
+async def test_each_page_in_headless_chromium(dashboard: Flywheel) -> None:  # noqa: F811
+    await community_network(dashboard)
+    base = str(dashboard.client.make_url("")).rstrip("/")
+    seen = await asyncio.to_thread(visit, base)
+    assert seen["login_title"] == "Sign in · Flywheel"
+    assert seen["after_login"].endswith("/communities")
+    assert seen["communities_h1"] == "Communities"
+    assert seen["circles"] == 3
+    assert {"c-hypatia", "c-lovelace", "c-curie"} <= set(seen["rows"])
+    assert seen["graph_size"]["width"] > 300, "the picture is drawn at a readable size"
+    assert seen["mode"] == "live"
+    assert seen["delivery_rows"] >= 8 and seen["rates"] == 1
+    assert seen["filtered_url"].endswith("/?outcome=done&repo=")
+    assert seen["filtered_states"] == ["done"]
+    assert "GPU teaching hubs" in seen["consortium_h1"]
+    assert seen["members"] == ["hypatia", "lovelace"]
+    assert seen["initiatives"] == 1
+    for name in ("sign-in", "communities", "operations", "consortium"):
+        assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 5000
