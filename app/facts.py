@@ -134,11 +134,13 @@ class Facts:
 
     # -- what the executor saw ----------------------------------------------------------
 
-    def workflow_issue(self, fact: IssueFact) -> None:
+    def workflow_issue(self, fact: IssueFact, *, replace: bool = True) -> None:
+        """Note a workflow issue; ``replace=False`` keeps what an issue event noted before."""
+        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
         with self.lock, self.db:
             self.version += 1
             self.db.execute(
-                "INSERT OR REPLACE INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
+                f"{verb} INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
                 (fact.repo, fact.number, fact.workflow, fact.community, fact.title, fact.state,
                  int(fact.private), fact.parent),
             )  # fmt: skip

@@ -91,7 +91,9 @@ class Processor:
             return
         fact = issue_fact(config, repository, issue)
         if fact is not None:
-            self.facts.workflow_issue(fact)
+            # A comment's copy of the issue dates from the comment: it may not overwrite
+            # what an `issues` event noted (a title edited, a close), only fill a gap.
+            self.facts.workflow_issue(fact, replace=event.event == "issues")
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
         if self.github is None or delivery.installation_id is None:

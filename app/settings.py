@@ -48,7 +48,11 @@ class Settings:
     force_dry_run: bool = False
     workers: int = 8
     shutdown_grace_seconds: float = 20.0
-    max_attempts: int = 8
+    # A delivery failing for a reason that passes (5xx, rate limits, timeouts) is retried,
+    # backing off to every 15 minutes, for this long since it arrived: a GitHub incident of a
+    # few hours loses nothing. max_attempts is only a backstop.
+    retry_for_seconds: float = 24 * 3600.0
+    max_attempts: int = 200
     github_timeout_seconds: float = 10.0
     retry_base_seconds: float = 2.0
     # The dashboard shows issue titles: it is off without a token, and asks for it once.
@@ -110,6 +114,7 @@ class Settings:
             "workers": int(workers_text),
             "github_timeout_seconds": _seconds(env, "FLYWHEEL_GITHUB_TIMEOUT", 10.0),
             "retry_base_seconds": _seconds(env, "FLYWHEEL_RETRY_BASE", 2.0),
+            "retry_for_seconds": _hours(env, "FLYWHEEL_RETRY_HOURS", 24.0) * 3600,
             "app_id": env.get("GITHUB_APP_ID") or None,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
@@ -121,6 +126,19 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def _hours(env: Mapping[str, str], name: str, default: float) -> float:
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of hours, not {text!r}") from None
+    if not 0 < value <= 72:
+        raise SettingsError(f"{name} must be between 0 and 72 hours, not {text!r}")
+    return value
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

@@ -57,8 +57,9 @@ class Dispatcher:
         metrics: Metrics,
         *,
         workers: int = 8,
-        max_attempts: int = 8,
+        max_attempts: int = 200,
         retry_base: float = 2.0,
+        retry_for: float = 24 * 3600.0,
     ) -> None:
         self._journal = journal
         self._process = process
@@ -66,6 +67,7 @@ class Dispatcher:
         self._workers = workers
         self._max_attempts = max_attempts
         self._retry_base = retry_base
+        self._retry_for = retry_for
         self._lanes: dict[str, deque[Delivery]] = {}
         self._active: set[str] = set()
         self._ready: asyncio.Queue[str] = asyncio.Queue()
@@ -207,7 +209,11 @@ class Dispatcher:
             error = exc.outcome if isinstance(exc, DeliveryFailed) else None
             classified = classify(exc)
             duration = time.monotonic() - started
-            if isinstance(classified, TransientGitHubError) and attempt < self._max_attempts:
+            # A reason that passes (5xx, rate limit, timeout) is waited out for hours, not for
+            # a number of attempts: an incident at GitHub must not lose the delivery.
+            young = time.time() - delivery.received_at < self._retry_for
+            again = attempt < self._max_attempts and young
+            if isinstance(classified, TransientGitHubError) and again:
                 delay = backoff_delay(attempt, classified.retry_after, base=self._retry_base)
                 self._not_before[delivery.id] = time.time() + delay
                 await self._journal.postpone(

@@ -49,17 +49,22 @@ def browser_or_skip() -> Any:
 def visit(base: str) -> dict[str, Any]:
     """Everything a person would do, in the browser (a thread: the app runs on the loop)."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as arrived
+    from selenium.webdriver.support.ui import WebDriverWait
 
     ARTIFACTS.mkdir(exist_ok=True)
     shutil.rmtree(ARTIFACTS / ".profile", ignore_errors=True)
     seen: dict[str, Any] = {}
     driver = browser_or_skip()
+    driver.implicitly_wait(10)  # elements a page has not drawn yet are waited for
+    wait = WebDriverWait(driver, 15)  # a click returns before the next page is there
     try:
         driver.get(base + "/communities")
         seen["login_title"] = driver.title
         driver.save_screenshot(str(ARTIFACTS / "dashboard-sign-in.png"))
         driver.find_element(By.ID, "token").send_keys(TOKEN)
         driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        wait.until(arrived.url_matches(r"/communities$"))
         seen["after_login"] = driver.current_url
         seen["communities_h1"] = driver.find_element(By.TAG_NAME, "h1").text
         seen["circles"] = len(driver.find_elements(By.CSS_SELECTOR, "#graph circle"))
@@ -71,6 +76,7 @@ def visit(base: str) -> dict[str, Any]:
         driver.save_screenshot(str(ARTIFACTS / "dashboard-communities.png"))
 
         driver.find_element(By.LINK_TEXT, "Operations").click()
+        wait.until(arrived.url_matches(r"/$"))
         seen["mode"] = driver.find_element(By.ID, "mode").text
         seen["delivery_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#deliveries tbody tr"))
         seen["rates"] = len(driver.find_elements(By.CSS_SELECTOR, "#rates tbody tr"))
@@ -78,6 +84,7 @@ def visit(base: str) -> dict[str, Any]:
         select = driver.find_element(By.ID, "outcome")
         select.find_element(By.CSS_SELECTOR, "option[value='done']").click()
         driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        wait.until(arrived.url_contains("outcome=done"))
         seen["filtered_url"] = driver.current_url
         badges = driver.find_elements(By.CSS_SELECTOR, "#deliveries .badge")
         seen["filtered_states"] = sorted({b.text for b in badges})

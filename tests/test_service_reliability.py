@@ -246,3 +246,31 @@ def test_live_start_without_secret_is_refused() -> None:
 def test_plan_reference_types() -> None:
     ref = IssueRef(REPO, 4)
     assert str(ref) == f"{REPO}#4"
+
+
+async def test_a_github_incident_of_many_attempts_loses_nothing(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
+    """Retries go on for hours (by time, not by a handful of attempts): 12 failures in a row."""
+    flywheel = await make_flywheel(fake_url, config, router=router, retry_base_seconds=0.01)
+    flywheel.state.dispatcher._retry_base = 0.001  # the policy, faster
+    issue = fake.add_issue(REPO, "GPU images for Hypatia", "body")
+    fake.fail_next(12, status=503, match=f"POST /repos/{REPO}/issues/{issue.number}/comments")
+    await flywheel.send("issues", payloads.issues_event(fake, issue, "opened"), delivery_id="x-1")
+    for _ in range(200):
+        row = await flywheel.state.journal.get("x-1")
+        if row["state"] in ("done", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert row["state"] == "done" and row["attempts"] == 13
+    assert len(fake.comments_on(REPO, issue.number)) == 1
+
+
+async def test_a_delivery_older_than_the_retry_window_is_failed_not_retried(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
+    flywheel = await make_flywheel(fake_url, config, router=router, retry_for_seconds=0.001)
+    issue = fake.add_issue(REPO, "GPU images for Hypatia", "body")
+    fake.fail_next(1, status=503, match=f"POST /repos/{REPO}/issues/{issue.number}/comments")
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    assert row["state"] == "failed" and "503" in row["error"]
