@@ -136,3 +136,15 @@ def test_rate_limits_and_urls() -> None:
     ]
     assert views.web_url("https://api.github.com/") == "https://github.com"
     assert views.web_url("https://ghe.example.edu/api/v3") == "https://ghe.example.edu"
+
+
+def test_issue_links_escape_what_people_typed() -> None:
+    from app.dashboard.pages import issue_link
+
+    issue = views.IssueView("o/r", 3, '<script>alert(1)</script> & "x"', f"{BASE}/o/r/issues/3",
+                            "", "open", "", "hypatia")  # fmt: skip
+    html = str(issue_link(issue))
+    assert html == (
+        f'<a href="{BASE}/o/r/issues/3">o/r#3</a> '
+        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;"
+    )
