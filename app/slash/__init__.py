@@ -46,7 +46,8 @@ assert set(IMPLEMENTATIONS) == set(commands.SPEC_BY_NAME), "every command needs 
 async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     """Run the comment's commands in order, then plan the state, reactions and one reply."""
     parsed = commands.parse((data.get("comment") or {}).get("body"))[:MAX_COMMANDS]
-    if ctx.gh is not None and any(c.name not in READ_ONLY for c in parsed):
+    passive = READ_ONLY | set(ctx.config.settings.commands.ignore)
+    if ctx.gh is not None and any(c.name not in passive for c in parsed):
         data = {**data, "issue": await current_issue(ctx, data)}
     run = CommandRun(ctx, data)
     comment_id = run.comment.get("id")
@@ -59,7 +60,7 @@ async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     await run.finish()
 
 
-READ_ONLY = {"help", "why"}
+READ_ONLY = {"help", "why"}  # they change nothing: the payload's copy of the issue will do
 
 
 async def current_issue(ctx: HandlerContext, data: dict[str, Any]) -> dict[str, Any]:
