@@ -60,6 +60,9 @@ def repeatable(method: str, url: str) -> bool:
 class TransientGitHubError(Exception):
     """GitHub could not do it now; the same request later probably works."""
 
+    # Whether waiting longer after each failure helps: it does when GitHub is struggling.
+    escalates = True
+
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after

@@ -256,7 +256,13 @@ class Caches:
 
 
 class CommentConflict(TransientGitHubError):
-    """Another delivery wrote on an issue after this one read it: run this one again."""
+    """Another delivery wrote on an issue after this one read it: run this one again.
+
+    A race among our own deliveries, not trouble at GitHub: it is run again at
+    once (a short jittered pause), however many times it raced before.
+    """
+
+    escalates = False
 
 
 class CommentWrites:

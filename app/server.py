@@ -248,6 +248,7 @@ def create_app(
             workers=settings.workers,
             max_attempts=settings.max_attempts,
             retry_for=settings.retry_for_seconds,
+            retry_max=settings.retry_max_seconds,
             retry_base=settings.retry_base_seconds,
         )
         metrics.gauge(

@@ -52,6 +52,7 @@ class Settings:
     # backing off to every 15 minutes, for this long since it arrived: a GitHub incident of a
     # few hours loses nothing. max_attempts is only a backstop.
     retry_for_seconds: float = 24 * 3600.0
+    retry_max_seconds: float = 900.0  # the longest wait between two attempts
     max_attempts: int = 200
     github_timeout_seconds: float = 10.0
     retry_base_seconds: float = 2.0
@@ -115,6 +116,7 @@ class Settings:
             "github_timeout_seconds": _seconds(env, "FLYWHEEL_GITHUB_TIMEOUT", 10.0),
             "retry_base_seconds": _seconds(env, "FLYWHEEL_RETRY_BASE", 2.0),
             "retry_for_seconds": _hours(env, "FLYWHEEL_RETRY_HOURS", 24.0) * 3600,
+            "retry_max_seconds": _seconds(env, "FLYWHEEL_RETRY_MAX", 900.0),
             "app_id": env.get("GITHUB_APP_ID") or None,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,

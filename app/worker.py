@@ -60,6 +60,7 @@ class Dispatcher:
         max_attempts: int = 200,
         retry_base: float = 2.0,
         retry_for: float = 24 * 3600.0,
+        retry_max: float = 900.0,
     ) -> None:
         self._journal = journal
         self._process = process
@@ -68,6 +69,7 @@ class Dispatcher:
         self._max_attempts = max_attempts
         self._retry_base = retry_base
         self._retry_for = retry_for
+        self._retry_max = retry_max
         self._lanes: dict[str, deque[Delivery]] = {}
         self._active: set[str] = set()
         self._ready: asyncio.Queue[str] = asyncio.Queue()
@@ -214,7 +216,13 @@ class Dispatcher:
             young = time.time() - delivery.received_at < self._retry_for
             again = attempt < self._max_attempts and young
             if isinstance(classified, TransientGitHubError) and again:
-                delay = backoff_delay(attempt, classified.retry_after, base=self._retry_base)
+                delay = (
+                    backoff_delay(
+                        attempt, classified.retry_after, base=self._retry_base, cap=self._retry_max
+                    )
+                    if classified.escalates
+                    else random.uniform(0.05, 0.5)
+                )
                 self._not_before[delivery.id] = time.time() + delay
                 await self._journal.postpone(
                     delivery.id, at=time.time() + delay, error=str(classified)

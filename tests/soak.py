@@ -446,6 +446,7 @@ def app_env(fake_url: str, private_key: str, workdir: Path) -> dict[str, str]:
             "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
             "FLYWHEEL_GITHUB_TIMEOUT": "1",
             "FLYWHEEL_RETRY_BASE": "0.2",
+            "FLYWHEEL_RETRY_MAX": "10",  # the faults are dense: waits of minutes only slow the run
             "FLYWHEEL_WORKERS": "8",
         }
     )
