@@ -57,7 +57,7 @@ def main() -> int:
     for name, value in rows:
         print(f"{name:<{width}} | {value}")
     for line in report.mismatches[:20]:
-        print("mismatch:", line[:300])
+        print("mismatch:", line[:2000])
     return 1 if report.mismatches else 0
 
 

@@ -598,8 +598,14 @@ def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
             continue
         if isinstance(want, dict) and isinstance(got, dict):
             for key in sorted(set(want) | set(got)):
-                if want.get(key) != got.get(key):
-                    found.append(f"{part}[{key}]: expected {want.get(key)!r}, got {got.get(key)!r}")
+                before, after = want.get(key), got.get(key)
+                if before == after:
+                    continue
+                if isinstance(before, list) and isinstance(after, list):  # a board's items
+                    found += [f"{part}[{key}]: missing {x!r}" for x in before if x not in after]
+                    found += [f"{part}[{key}]: extra {x!r}" for x in after if x not in before]
+                else:
+                    found.append(f"{part}[{key}]: expected {before!r}, got {after!r}")
         elif isinstance(want, list) and isinstance(got, list):
             missing = [x for x in want if x not in got]
             extra = [x for x in got if x not in want]
