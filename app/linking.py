@@ -396,7 +396,10 @@ class Linker:
         for member in [request, *(r.request for r in links)]:
             ref = _ref(member)
             self.ctx.add(EnsureLabels(ref, add=(spec.label,), present=member.labels))
+            # A workflow issue (an initiative) has its own place and Status on its board: the
+            # group does not move it to "Shared need" (nor race its workflow for the Status).
             on_board = spec.board_owner and spec.board_number and member.node_id
+            on_board = on_board and not member.workflow
             if on_board and (spec.private_on_board or not member.private):
                 self.ctx.add(
                     EnsureProjectItem(

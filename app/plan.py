@@ -392,9 +392,7 @@ class Executor:
         outcomes = list(
             await asyncio.gather(*(self._apply_one(a) for a in labels), return_exceptions=True)
         )
-        outcomes += await asyncio.gather(
-            *(self._apply_one(a) for a in rest), return_exceptions=True
-        )
+        outcomes += await self._apply_chained(rest)
         results = [
             ActionResult(a.describe(), "unchanged", "superseded later in the plan")
             for a in superseded
@@ -415,6 +413,32 @@ class Executor:
         if transient is not None:
             raise transient
         return results
+
+    async def _apply_chained(self, actions: Sequence[Action]) -> list[Any]:
+        """Run actions concurrently, except those on one board item: those in plan order.
+
+        Two placements of one issue on one board (its workflow's and a shared
+        need's) would otherwise race to set its first Status.
+        """
+        chains: dict[Any, list[int]] = {}
+        for index, action in enumerate(actions):
+            key = (
+                (action.content_id, action.owner, action.number)
+                if isinstance(action, EnsureProjectItem)
+                else index
+            )
+            chains.setdefault(key, []).append(index)
+        outcomes: list[Any] = [None] * len(actions)
+
+        async def run(indexes: list[int]) -> None:
+            for index in indexes:
+                try:
+                    outcomes[index] = await self._apply_one(actions[index])
+                except Exception as exc:  # recorded like gather's return_exceptions
+                    outcomes[index] = exc
+
+        await asyncio.gather(*(run(indexes) for indexes in chains.values()))
+        return outcomes
 
     async def _apply_one(self, action: Action) -> ActionResult:
         handler: Callable[[Any], Awaitable[ActionResult]] = {

@@ -181,9 +181,7 @@ async def test_a_need_shared_by_three_communities_is_labelled_and_put_on_the_roa
     assert "could propose an initiative, or form a consortium" in links_body(fake, third)
 
     # The team moves one on: Flywheel does not move it back.
-    board_item = next(
-        i for i in roadmap.items.values() if i["content"] == first.node_id
-    )
+    board_item = next(i for i in roadmap.items.values() if i["content"] == first.node_id)
     refined = next(o["id"] for f in roadmap.fields if f["name"] == "Status" for o in f["options"]
                    if o["name"] == "Refined")  # fmt: skip
     status_id = next(f["id"] for f in roadmap.fields if f["name"] == "Status")
@@ -196,9 +194,7 @@ async def test_a_need_shared_by_three_communities_is_labelled_and_put_on_the_roa
     assert fake.board_values(ORG, 2, first.node_id) == {"Status": "Refined"}
 
 
-async def test_pins_and_suppressions_survive_a_rebuilt_index(
-    flywheel: Flywheel, fake: Any
-) -> None:
+async def test_pins_and_suppressions_survive_a_rebuilt_index(flywheel: Flywheel, fake: Any) -> None:
     grant(fake)
     grant(fake, repo=SUPPORT)
     first = request(fake, REPO, "hypatia", GPU_HYPATIA)
@@ -351,3 +347,36 @@ async def test_a_repository_turned_private_disappears_from_public_comments(
     body = links_body(fake, here)
     assert GPU_CURIE[0] not in body and "curie" not in body and SUPPORT not in body
     assert "A related request in a private repository" in body
+
+
+async def test_an_initiative_in_a_shared_need_keeps_its_own_place_on_the_roadmap(
+    flywheel: Flywheel, fake: Any, roadmap: Any
+) -> None:
+    """Found by the 2,000-delivery soak: the group's "Shared need" raced the initiative's Status."""
+    from tests.forms_render import load_form, render_submission
+
+    answers = {
+        "Problem Statement": "Courses need a GPU image with PyTorch and CUDA drivers for deep "
+        "learning; students train networks on satellite imagery.",
+        "Proposed Solution": "A GPU profile with an NVIDIA node pool and a PyTorch CUDA image.",
+        "Proposed Implementation": "Node pools with min size 0.",
+        "How will this fit in the ecosystem?": "Upstream.",
+        "Size": "M (<= 300 h)",
+    }
+    spec = load_form("initiative.yml")
+    initiative = fake.add_issue(
+        REPO, "GPU images for courses", render_submission(spec, answers),
+        labels=(*spec["labels"], "community: goodall"),
+    )  # fmt: skip
+    others = (request(fake, REPO, "hypatia", GPU_HYPATIA),
+              request(fake, SUPPORT, "curie", GPU_CURIE))  # fmt: skip
+    for issue in others:
+        await opened(flywheel, issue)
+    # The initiative makes the third community: its own placement and the group's are
+    # in one plan; the workflow's Status must be the one it gets.
+    fake.latency = 0.02  # calls in flight together, as on GitHub
+    await opened(flywheel, initiative)
+    for issue in others:
+        assert fake.board_values(ORG, 2, issue.node_id) == {"Status": "Shared need"}
+    assert "shared-need" in fake.issue(REPO, initiative.number).labels
+    assert fake.board_values(ORG, 2, initiative.node_id) == {"Status": "Refined"}
