@@ -74,6 +74,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"listening on http://{host}:{settings.port}/webhook",
         flush=True,
     )
+    print(
+        f"Dashboard: http://{host}:{settings.port}/ (asks for FLYWHEEL_DASHBOARD_TOKEN)"
+        if settings.dashboard_token
+        else "Dashboard: off (set FLYWHEEL_DASHBOARD_TOKEN to turn it on)",
+        flush=True,
+    )
     app = create_app(settings, config)
     web.run_app(
         app,

@@ -176,13 +176,14 @@ def test_serve_without_credentials_says_dry_run(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        first = proc.stdout.readline() if proc.stdout else ""
-        second = proc.stdout.readline() if proc.stdout else ""
+        lines = [proc.stdout.readline() if proc.stdout else "" for _ in range(4)]
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=30)
+    first, second, _workflows, dashboard = lines
     assert "DRY-RUN mode: no GitHub App credentials" in first
     assert "signatures are NOT checked" in second and "127.0.0.1" in second
+    assert "Dashboard: off (set FLYWHEEL_DASHBOARD_TOKEN to turn it on)" in dashboard
 
 
 def test_live_start_without_secret_is_refused_by_the_command(tmp_path: Path) -> None:
