@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from app.config import Config
-from app.dashboard import access
+from app.dashboard import access, pages
 from tests import payloads
 from tests.commenting import say
 from tests.conftest import ORG, PRIVATE_REPO, REPO, Flywheel
@@ -198,3 +198,17 @@ async def test_consortium_page_lists_members_and_initiatives(
     assert "GPU pools that scale to zero" in initiatives.group(0)
     missing = await get(dashboard, "/consortia/nope", 404)
     assert 'href="/consortia/gpu-teaching-hubs"' in missing
+
+
+async def test_after_a_change_the_next_view_shows_it(dashboard: Flywheel, fake: Any) -> None:
+    """The view in hand gets the page as gathered; the new one is gathered beside it."""
+    made = await community_network(dashboard)
+    await sign_in(dashboard)
+    before = await get(dashboard, "/communities")
+    assert "(co-fund)" in before and "Gathered at" in before
+    await say(dashboard, made["consortium"], "/roles connect", author="charles", association="NONE")
+    stale = await get(dashboard, "/communities")
+    assert "(co-fund)" in stale, "this view: the page as it was"
+    await dashboard.app[pages.CACHE]["refresh"]
+    fresh = await get(dashboard, "/communities")
+    assert "GPU teaching hubs</a> (connect)" in fresh and "(co-fund)" not in fresh

@@ -7,6 +7,7 @@ people's text); no script. Every page needs the token's cookie
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -140,31 +141,28 @@ async def operations(request: web.Request) -> web.StreamResponse:
     return page("operations.html.j2", title="Operations", ops=data, outcomes=views.OUTCOMES)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Built:
-    """The network, and its page once asked for, for one version of the data behind them."""
+    """The network and its page, for one version of the data behind them."""
 
     key: tuple[int, int, int]
     network: views.Network
-    page: str | None = None
+    page: str  # /communities, rendered with it
+    seconds: float  # how long gathering and rendering took
 
 
 CACHE = web.AppKey("flywheel_dashboard_cache", dict)
 
 
-def _built(request: web.Request) -> Built:
-    """The network, gathered again only when the index, the facts or the config changed.
-
-    500 communities take tens of milliseconds to gather and render; between
-    two changes (minutes, for a team) every view is the same page.
-    """
-    state = _state(request)
+def _key(state: Any) -> tuple[int, int, int]:
     facts, index = state.facts, state.index
-    key = (id(state.config), facts.version if facts else 0, index.version if index else 0)
-    cache = request.app[CACHE]
-    built = cache.get("network")
-    if built is not None and built.key == key:
-        return built
+    return (id(state.config), facts.version if facts else 0, index.version if index else 0)
+
+
+def _build(state: Any, key: tuple[int, int, int]) -> Built:
+    """Gather and render the network: tens of milliseconds for 500 communities (a thread)."""
+    started = time.perf_counter()
+    facts, index = state.facts, state.index
     network = views.build_network(
         index.everything() if index else [],
         facts.workflow_issues() if facts else [],
@@ -174,22 +172,53 @@ def _built(request: web.Request) -> Built:
         state.config,
         views.web_url(state.settings.api_url),
     )
-    cache["network"] = built = Built(key, network)
+    gathered = time.strftime("%H:%M:%S UTC", time.gmtime())
+    page = render(
+        "communities.html.j2",
+        title="Communities",
+        network=network,
+        picture=graph.layout(network),
+        gathered=gathered,
+    )
+    return Built(key, network, page, time.perf_counter() - started)
+
+
+async def _built(request: web.Request) -> Built:
+    """The network as last gathered; gathered again, beside the event loop, when it changed.
+
+    Between two changes (minutes, for a team) every view is the same page. After
+    a change the view in hand gets the page as it was (it says when it was
+    gathered) while a thread gathers the new one, so neither a page view nor a
+    webhook delivery ever waits for the whole network to be rebuilt; only the
+    first view after a start does.
+    """
+    state = _state(request)
+    cache = request.app[CACHE]
+    key = _key(state)
+    built: Built | None = cache.get("network")
+    if built is not None and built.key == key:
+        return built
+    refresh: asyncio.Task[Built] | None = cache.get("refresh")
+    if refresh is None or refresh.done():
+        refresh = asyncio.create_task(asyncio.to_thread(_build, state, key))
+        refresh.add_done_callback(lambda task: _keep(cache, task))
+        cache["refresh"] = refresh
+    if built is None:
+        return await asyncio.shield(refresh)
     return built
 
 
+def _keep(cache: dict[str, Any], task: asyncio.Task[Built]) -> None:
+    if not task.cancelled() and task.exception() is None:
+        cache["network"] = task.result()
+
+
 async def communities(request: web.Request) -> web.StreamResponse:
-    built = _built(request)
-    if built.page is None:
-        picture = graph.layout(built.network)
-        built.page = render(
-            "communities.html.j2", title="Communities", network=built.network, picture=picture
-        )
-    return respond(built.page)
+    return respond((await _built(request)).page)
 
 
 async def consortium(request: web.Request) -> web.StreamResponse:
-    network = _built(request).network
+    network = (await _built(request)).network
     slug = request.match_info["slug"]
     found = next((c for c in network.consortia if c.slug == slug), None)
     if found is None:
