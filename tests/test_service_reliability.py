@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 from gidgethub import sansio
 from gidgethub.routing import Router
 
@@ -274,3 +275,21 @@ async def test_a_delivery_older_than_the_retry_window_is_failed_not_retried(
     fake.fail_next(1, status=503, match=f"POST /repos/{REPO}/issues/{issue.number}/comments")
     row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
     assert row["state"] == "failed" and "503" in row["error"]
+
+
+@pytest.mark.parametrize(
+    ("env", "problem"),
+    [
+        ({"FLYWHEEL_RETRY_HOURS": "100"}, "between 0 and 72 hours"),
+        ({"FLYWHEEL_RETRY_HOURS": "a day"}, "a number of hours"),
+        ({"FLYWHEEL_RETRY_MAX": "0"}, "between 0 and 3600 seconds"),
+        ({"FLYWHEEL_GITHUB_TIMEOUT": "ten"}, "a number of seconds"),
+    ],
+)
+def test_retry_and_timeout_settings_are_checked(env: dict[str, str], problem: str) -> None:
+    from app.settings import SettingsError
+
+    with pytest.raises(SettingsError, match=problem):
+        Settings.from_env(env)
+    good = Settings.from_env({"FLYWHEEL_RETRY_HOURS": "2", "FLYWHEEL_RETRY_MAX": "30"})
+    assert (good.retry_for_seconds, good.retry_max_seconds) == (7200.0, 30.0)
