@@ -16,13 +16,15 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from . import forms, membership, workflows
 from .config import Config
+from .linking import LINKS_KEY
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fact_links (
@@ -48,9 +50,6 @@ CREATE TABLE IF NOT EXISTS fact_board_status (
     PRIMARY KEY (repo, number, board)
 ) WITHOUT ROWID;
 """
-
-LINKS_KEY = "links"
-CONSORTIUM_KEY = "workflow.consortium"
 
 
 @dataclass(frozen=True)
@@ -132,13 +131,19 @@ class Facts:
     def close(self) -> None:
         self.db.close()
 
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """One transaction under the lock; pages built from the version before are stale."""
+        with self.lock, self.db:
+            self.version += 1
+            yield
+
     # -- what the executor saw ----------------------------------------------------------
 
     def workflow_issue(self, fact: IssueFact, *, replace: bool = True) -> None:
         """Note a workflow issue; ``replace=False`` keeps what an issue event noted before."""
         verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
-        with self.lock, self.db:
-            self.version += 1
+        with self._writing():
             self.db.execute(
                 f"{verb} INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
                 (fact.repo, fact.number, fact.workflow, fact.community, fact.title, fact.state,
@@ -149,8 +154,8 @@ class Facts:
         """A comment of ours holds this marker data now (written or found unchanged)."""
         if key == LINKS_KEY:
             self.links(repo, number, data or {})
-        elif key == CONSORTIUM_KEY:
-            history = membership.entries((data or {}).get("history"))
+        elif key.startswith(workflows.COMMENT_KEY_PREFIX) and "history" in (data or {}):
+            history = membership.entries((data or {}).get("history"))  # a consortium's members
             self.members(repo, number, membership.members(history))
 
     def links(self, repo: str, number: int, data: Mapping[str, Any]) -> None:
@@ -161,21 +166,18 @@ class Facts:
                 other = _issue(str(ref))
                 if other is not None and other != (repo, number):
                     rows.append((repo, number, *other, int(kind == "pinned")))
-        with self.lock, self.db:
-            self.version += 1
+        with self._writing():
             self.db.execute("DELETE FROM fact_links WHERE repo=? AND number=?", (repo, number))
             self.db.executemany("INSERT OR REPLACE INTO fact_links VALUES (?,?,?,?,?)", rows)
 
     def members(self, repo: str, number: int, members: Sequence[membership.Member]) -> None:
         rows = [(repo, number, m.community, ",".join(m.roles), m.joined) for m in members]
-        with self.lock, self.db:
-            self.version += 1
+        with self._writing():
             self.db.execute("DELETE FROM fact_members WHERE repo=? AND number=?", (repo, number))
             self.db.executemany("INSERT INTO fact_members VALUES (?,?,?,?,?)", rows)
 
     def board_status(self, repo: str, number: int, board: str, status: str | None) -> None:
-        with self.lock, self.db:
-            self.version += 1
+        with self._writing():
             if status:
                 self.db.execute(
                     "INSERT OR REPLACE INTO fact_board_status VALUES (?,?,?,?)",
@@ -219,7 +221,6 @@ class Facts:
     def forget(self, issues: Iterable[tuple[str, int]]) -> None:
         """Issues deleted or gone from the installation."""
         keys = list(issues)
-        with self.lock, self.db:
-            self.version += 1
+        with self._writing():
             for table in ("fact_issues", "fact_links", "fact_members", "fact_board_status"):
                 self.db.executemany(f"DELETE FROM {table} WHERE repo=? AND number=?", keys)

@@ -117,6 +117,12 @@ _INSERT_PREFIX = (
 _ROW_PLACEHOLDERS = "(?,?,?,?,?,?,?,?,?)"
 _INSERT_SUFFIX = " RETURNING id, seq"
 
+# What the dashboard lists of a delivery: no payload, but whether its repository is private.
+_LISTED = (
+    "id, event, action, repo, issue_number, state, attempts, received_at, duration, error,"
+    " next_attempt_at, json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
+)
+
 _COLUMNS = (
     "seq, id, event, action, installation_id, repo, issue_number, lane, payload, "
     "received_at, attempts"
@@ -412,10 +418,8 @@ class Journal:
             where.append("repo=?")
             params.append(repo)
         rows = await self.query(
-            "SELECT id, event, action, repo, issue_number, state, attempts, received_at,"
-            " duration, error, next_attempt_at,"
-            " json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
-            " FROM deliveries" + (" WHERE " + " AND ".join(where) if where else "")
+            f"SELECT {_LISTED} FROM deliveries"
+            + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY seq DESC LIMIT ?",
             [*params, limit],
         )  # fmt: skip
@@ -424,10 +428,7 @@ class Journal:
     async def retrying(self, limit: int = 50) -> list[dict[str, Any]]:
         """Deliveries waiting for another attempt after a failed one, soonest first."""
         rows = await self.query(
-            "SELECT id, event, action, repo, issue_number, state, attempts, received_at,"
-            " duration, error, next_attempt_at,"
-            " json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
-            " FROM deliveries WHERE state='pending' AND attempts > 0"
+            f"SELECT {_LISTED} FROM deliveries WHERE state='pending' AND attempts > 0"
             " ORDER BY next_attempt_at LIMIT ?",
             (limit,),
         )

@@ -389,10 +389,7 @@ class Executor:
         labels = [a for a in plan if isinstance(a, EnsureLabels)]
         rest = [a for a in plan if not isinstance(a, EnsureLabels)]
         plan = labels + rest
-        outcomes = list(
-            await asyncio.gather(*(self._apply_one(a) for a in labels), return_exceptions=True)
-        )
-        outcomes += await self._apply_chained(rest)
+        outcomes = await self._apply_chained(labels) + await self._apply_chained(rest)
         results = [
             ActionResult(a.describe(), "unchanged", "superseded later in the plan")
             for a in superseded

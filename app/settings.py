@@ -27,12 +27,27 @@ def graphql_url_for(api_url: str) -> str:
     >>> graphql_url_for("https://ghe.example.edu/api/v3/")
     'https://ghe.example.edu/api/graphql'
     """
-    base = api_url.rstrip("/")
-    parts = urlsplit(base)
+    host = _ghes_host(api_url)
+    return f"{host}/api/graphql" if host else api_url.rstrip("/") + "/graphql"
+
+
+def web_url_for(api_url: str) -> str:
+    """Where people see issues: github.com for its API, the host itself for GHES.
+
+    >>> web_url_for("https://api.github.com")
+    'https://github.com'
+    >>> web_url_for("https://ghe.example.edu/api/v3")
+    'https://ghe.example.edu'
+    """
+    return _ghes_host(api_url) or api_url.rstrip("/").replace("://api.", "://", 1)
+
+
+def _ghes_host(api_url: str) -> str | None:
+    """``https://host`` when the API is GitHub Enterprise Server's ``https://host/api/v3``."""
+    parts = urlsplit(api_url.rstrip("/"))
     if parts.path.endswith("/api/v3"):
-        path = parts.path[: -len("/v3")] + "/graphql"
-        return urlunsplit((parts.scheme, parts.netloc, path, "", ""))
-    return base + "/graphql"
+        return urlunsplit((parts.scheme, parts.netloc, parts.path[: -len("/api/v3")], "", ""))
+    return None
 
 
 @dataclass(frozen=True)
@@ -49,7 +64,7 @@ class Settings:
     workers: int = 8
     shutdown_grace_seconds: float = 20.0
     # A delivery failing for a reason that passes (5xx, rate limits, timeouts) is retried,
-    # backing off to every 15 minutes, for this long since it arrived: a GitHub incident of a
+    # backing off up to retry_max_seconds, for this long since it arrived: a GitHub incident of a
     # few hours loses nothing. max_attempts is only a backstop.
     retry_for_seconds: float = 24 * 3600.0
     retry_max_seconds: float = 900.0  # the longest wait between two attempts
@@ -71,6 +86,10 @@ class Settings:
     @property
     def graphql_url(self) -> str:
         return graphql_url_for(self.api_url)
+
+    @property
+    def web_url(self) -> str:
+        return web_url_for(self.api_url)
 
     @property
     def verifies_signatures(self) -> bool:

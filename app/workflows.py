@@ -15,6 +15,13 @@ from . import checklists, forms
 from .config import Config, LabelRule, Workflow, fill
 from .labels import LabelSpec
 
+COMMENT_KEY_PREFIX = "workflow."
+
+
+def comment_key(workflow: Workflow) -> str:
+    """The marker key of a workflow issue's own comment (its checklist, members, links)."""
+    return COMMENT_KEY_PREFIX + workflow.id
+
 
 def label_names(issue: Mapping[str, Any]) -> list[str]:
     return [label.get("name", "") for label in issue.get("labels") or [] if isinstance(label, dict)]

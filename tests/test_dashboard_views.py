@@ -10,6 +10,7 @@ from app.dashboard import graph, views
 from app.facts import IssueFact, Link, Membership
 from app.github import RateLimitState
 from app.index import Request
+from app.settings import web_url_for
 
 BASE = "https://github.com"
 
@@ -134,8 +135,8 @@ def test_rate_limits_and_urls() -> None:
         (1, False, "unknown"),
         (2, True, "in 10 min"),
     ]
-    assert views.web_url("https://api.github.com/") == "https://github.com"
-    assert views.web_url("https://ghe.example.edu/api/v3") == "https://ghe.example.edu"
+    assert web_url_for("https://api.github.com/") == "https://github.com"
+    assert web_url_for("https://ghe.example.edu/api/v3") == "https://ghe.example.edu"
 
 
 def test_issue_links_escape_what_people_typed() -> None:

@@ -115,7 +115,7 @@ async def operations(request: web.Request) -> web.StreamResponse:
     outcome = request.query.get("outcome", "")
     outcome = outcome if outcome in views.OUTCOMES else ""
     repo = request.query.get("repo", "")[:200]
-    base = views.web_url(state.settings.api_url)
+    base = state.settings.web_url
     journal = state.journal
     repos = await journal.repos()
     if not shows_private:
@@ -170,7 +170,7 @@ def _build(state: Any, key: tuple[int, int, int]) -> Built:
         facts.all_members() if facts else [],
         facts.statuses() if facts else {},
         state.config,
-        views.web_url(state.settings.api_url),
+        state.settings.web_url,
     )
     gathered = time.strftime("%H:%M:%S UTC", time.gmtime())
     page = render(

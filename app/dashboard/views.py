@@ -23,20 +23,6 @@ OUTCOMES = ("pending", "running", "done", "failed")
 _PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[Onboarding] " and the like
 
 
-def web_url(api_url: str) -> str:
-    """Where people see issues: github.com for the API's host, the host itself for GHES.
-
-    >>> web_url("https://api.github.com")
-    'https://github.com'
-    >>> web_url("https://ghe.example.edu/api/v3")
-    'https://ghe.example.edu'
-    """
-    base = api_url.rstrip("/")
-    if base.endswith("/api/v3"):
-        return base[: -len("/api/v3")]
-    return base.replace("://api.", "://", 1)
-
-
 def span(seconds: float) -> str:
     """A duration people read at a glance: "12 s", "5 min", "3 h", "2 d"."""
     seconds = max(0.0, seconds)

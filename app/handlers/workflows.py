@@ -14,12 +14,9 @@ from ..config import Workflow
 from ..context import HandlerContext, is_from_bot
 from ..plan import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
 from ..render import renderer_for, trusted
+from ..workflows import comment_key
 
 router = Router()
-
-
-def comment_key(workflow: Workflow) -> str:
-    return f"workflow.{workflow.id}"
 
 
 def _issue_ref(event: sansio.Event) -> IssueRef:

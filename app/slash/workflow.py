@@ -7,9 +7,10 @@ from typing import Any
 from .. import forms, markers, workflows
 from ..commands import Command
 from ..config import Workflow
-from ..handlers.workflows import comment_key, plan_with_links
+from ..handlers.workflows import plan_with_links
 from ..plan import IssueRef, OpenIssue, SetIssueSection
 from ..render import renderer_for, trusted
+from ..workflows import comment_key
 from .run import CommandError, CommandRun
 
 OFFBOARD_TEMPLATE = "offboard-issue.md.j2"
