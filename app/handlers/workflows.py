@@ -216,8 +216,21 @@ async def related_workflow_issues(
             continue
         other_workflow = workflows.match_workflow(ctx.config, other)
         if other_workflow is not None and other_workflow.id in workflow.links_to:
-            found.append((other, other_workflow))
+            other_ref = IssueRef(ref.repo, int(other["number"]))
+            found.append((await issue_to_render(ctx, other_ref), other_workflow))
     return found
+
+
+async def issue_to_render(ctx: HandlerContext, ref: IssueRef) -> dict[str, Any]:
+    """Another issue, read to re-render its comment from this delivery (not its own lane).
+
+    Its comments are listed first: should its own lane write its comment after
+    this read (an edit of its facts), the write here is then a conflict and this
+    delivery runs again, instead of putting the facts it read back.
+    """
+    assert ctx.gh is not None
+    await ctx.comments.get(ctx.gh, ref)
+    return dict(await ctx.gh.getitem(f"/repos/{ref.repo}/issues/{ref.number}"))
 
 
 def link_view(issue: Mapping[str, Any], workflow_title: str) -> dict[str, Any]:
@@ -286,7 +299,7 @@ async def refresh_referenced(
         target = forms.resolve_issue_ref(values.get(spec.id), ref.repo)
         if target is None or target[0] != ref.repo or target[1] == ref.number:
             continue  # other repositories: linking (not backlinks) connects those
-        other = await ctx.gh.getitem(f"/repos/{target[0]}/issues/{target[1]}")
+        other = await issue_to_render(ctx, IssueRef(*target))
         other_workflow = workflows.match_workflow(ctx.config, other)
         if other_workflow is None or other_workflow.template is None:
             continue
