@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from . import __version__, logs
-from .config import Config, ConfigError, load_config
-from .settings import Settings, SettingsError
+from app import __version__
+from app.config.loader import Config, ConfigError, load_config
+from app.observe import logs
+from app.settings import Settings, SettingsError
 
 DEFAULT_FORMS = ".github/ISSUE_TEMPLATE"
 
@@ -30,7 +31,7 @@ def _load_config_or_exit(directory: Path) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from .server import create_app
+    from app.intake.server import create_app
 
     try:
         settings = Settings.from_env(force_dry_run=args.dry_run or None, port=args.port)
@@ -95,11 +96,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run one payload through the handlers offline and print the plan."""
     from gidgethub import sansio
 
-    from .handlers import build_router
-    from .journal import Delivery, Journal
-    from .plan import Caches
-    from .processor import Processor
-    from .worker import DeliveryFailed
+    from app.handlers import build_router
+    from app.intake.processor import Processor
+    from app.intake.worker import DeliveryFailed
+    from app.plan.executor import Caches
+    from app.store.journal import Delivery, Journal
 
     settings = Settings.from_env()
     config = _load_config_or_exit(Path(args.config) if args.config else settings.config_dir)
@@ -165,7 +166,7 @@ def _live_settings_or_exit(command: str) -> Settings:
 
 def _run_against_github(command: str, run: Callable[[], Coroutine[Any, Any, int]]) -> int:
     """GitHub's refusals end the command with GitHub's reason, not a traceback."""
-    from .github import PermanentGitHubError, TransientGitHubError
+    from app.github.client import PermanentGitHubError, TransientGitHubError
 
     try:
         return asyncio.run(run())
@@ -178,10 +179,10 @@ def cmd_remind(args: argparse.Namespace) -> int:
     """One reminder sweep, for cron users (``serve`` runs the same sweep on its own)."""
     import aiohttp
 
-    from .github import GitHubApp
-    from .metrics import standard_metrics
-    from .plan import Caches
-    from .reminders import sweep
+    from app.github.client import GitHubApp
+    from app.observe.metrics import standard_metrics
+    from app.plan.executor import Caches
+    from app.workflows.reminders import sweep
 
     settings = _live_settings_or_exit("remind")
     config = _load_config_or_exit(settings.config_dir)
@@ -209,9 +210,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     """Show (and with --apply, create) the labels and board fields the config needs."""
     import aiohttp
 
-    from .github import GitHubApp, installation_repositories
-    from .metrics import standard_metrics
-    from .setup import make_plan
+    from app.cli.setup import make_plan
+    from app.github.client import GitHubApp, installation_repositories
+    from app.observe.metrics import standard_metrics
 
     settings = _live_settings_or_exit("setup")
     config = _load_config_or_exit(settings.config_dir)
@@ -247,10 +248,10 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from .github import GitHubApp
-    from .index import RequestIndex
-    from .metrics import standard_metrics
-    from .reindex import rebuild
+    from app.github.client import GitHubApp
+    from app.linking.index import RequestIndex
+    from app.linking.reindex import rebuild
+    from app.observe.metrics import standard_metrics
 
     settings = _live_settings_or_exit("index")
     config = _load_config_or_exit(settings.config_dir)
@@ -300,10 +301,10 @@ def cmd_redeliver(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from .github import GitHubApp
-    from .journal import Journal
-    from .metrics import standard_metrics
-    from .redeliver import redeliver_failed
+    from app.github.client import GitHubApp
+    from app.intake.redeliver import redeliver_failed
+    from app.observe.metrics import standard_metrics
+    from app.store.journal import Journal
 
     settings = _live_settings_or_exit("redeliver")
     logs.configure("WARNING")
@@ -330,7 +331,7 @@ def cmd_redeliver(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from .formcheck import check_forms
+    from app.config.formcheck import check_forms
 
     directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
     config = _load_config_or_exit(directory)

@@ -32,14 +32,14 @@ from aiohttp import web
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app import membership  # noqa: E402
-from app.config import load_config  # noqa: E402
-from app.dashboard import pages  # noqa: E402
-from app.facts import Facts, IssueFact  # noqa: E402
-from app.index import Request, RequestIndex  # noqa: E402
-from app.journal import Delivery, Journal  # noqa: E402
-from app.server import STATE, create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
+from app.config.loader import load_config
+from app.dashboard import pages
+from app.intake.server import STATE, create_app
+from app.linking.index import Request, RequestIndex
+from app.settings import Settings
+from app.store.facts import Facts, IssueFact
+from app.store.journal import Delivery, Journal
+from app.workflows import membership
 
 TOKEN = "bench-token"
 HUBS, SUPPORT = "example-org/hubs", "example-org/support"

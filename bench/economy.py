@@ -38,13 +38,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import load_config  # noqa: E402
-from app.server import STATE, create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from tests import payloads  # noqa: E402
-from tests.fakegithub import FakeGitHub, Issue  # noqa: E402
-from tests.forms_render import load_form, render_submission  # noqa: E402
-from tests.test_workflow_onboarding import ANSWERS, STATUS  # noqa: E402
+from app.config.loader import load_config
+from app.intake.server import STATE, create_app
+from app.settings import Settings
+from tests import payloads
+from tests.fakegithub import FakeGitHub, Issue
+from tests.forms_render import load_form, render_submission
+from tests.test_workflow_onboarding import ANSWERS, STATUS
 
 SECRET = "economy"
 ORG, REPO = "example-org", "example-org/hubs"

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from app.config import load_config  # noqa: E402
-from app.index import Request, RequestIndex, Scoring, Thesaurus, plain_text, terms  # noqa: E402
-from app.linking import scoring_of  # noqa: E402
-from tests.linking_eval import evaluate, load  # noqa: E402
+from app.config.loader import load_config
+from app.linking.index import Request, RequestIndex, Scoring, Thesaurus, plain_text, terms
+from app.linking.linker import scoring_of
+from tests.linking_eval import evaluate, load
 
 THRESHOLDS = (0.15, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35)
 

@@ -43,8 +43,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.load_world import load_world  # noqa: E402
-from tests import payloads  # noqa: E402
+from bench.load_world import load_world
+from tests import payloads
 
 SECRET = "load-bench-secret"
 PENDING_GOAL = 10_000

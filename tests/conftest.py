@@ -18,10 +18,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
 
-from app.config import Config, load_config
-from app.github import GitHubApp
-from app.metrics import standard_metrics
-from app.server import STATE, AppState, create_app
+from app.config.loader import Config, load_config
+from app.github.client import GitHubApp
+from app.intake.server import STATE, AppState, create_app
+from app.observe.metrics import standard_metrics
 from app.settings import Settings
 from tests.fakegithub import FakeGitHub
 

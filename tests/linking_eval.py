@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from app.index import Request, RequestIndex, Scoring
+from app.linking.index import Request, RequestIndex, Scoring
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "linking-eval.yaml"
 

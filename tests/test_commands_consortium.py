@@ -6,7 +6,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from app import markers
+from app.workflows import markers
 from tests import payloads
 from tests.commenting import replies, say
 from tests.conftest import REPO, Flywheel

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app import markers
+from app.workflows import markers
 from tests import payloads
 from tests.commenting import replies, say
 from tests.conftest import ORG, PRIVATE_REPO, REPO, Flywheel

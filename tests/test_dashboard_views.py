@@ -5,12 +5,12 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from app.config import Config
+from app.config.loader import Config
 from app.dashboard import graph, views
-from app.facts import IssueFact, Link, Membership
-from app.github import RateLimitState
-from app.index import Request
+from app.github.client import RateLimitState
+from app.linking.index import Request
 from app.settings import web_url_for
+from app.store.facts import IssueFact, Link, Membership
 
 BASE = "https://github.com"
 

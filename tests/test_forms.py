@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app import forms
-from app.config import FieldSpec, Match, Workflow
+from app.config.loader import FieldSpec, Match, Workflow
+from app.workflows import forms
 
 WORKFLOW = Workflow(
     id="t",

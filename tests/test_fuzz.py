@@ -29,10 +29,12 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app import commands, markers
-from app.config import ConfigError, load_config
-from app.server import STATE, create_app
+from app.config import commands
+from app.config.loader import ConfigError, load_config
+from app.intake.server import STATE, create_app
 from app.settings import Settings
+from app.slash import grammar
+from app.workflows import markers
 from tests import payloads
 from tests.conftest import ORG, REPO, ROOT, SECRET
 from tests.fakegithub import FakeGitHub
@@ -231,7 +233,7 @@ def test_signed_payloads_with_hostile_text_never_break_a_handler(
     assert "errors" not in json.loads(row["outcome"]), row
     for comment in served.fake.bot_comments_on(REPO, issue.number):
         assert markers.find(comment["body"]), "our marker survives"
-        assert commands.parse(comment["body"]) == [], "no line of ours is a command"
+        assert grammar.parse(comment["body"]) == [], "no line of ours is a command"
         assert "{{" not in comment["body"] and "{%" not in comment["body"]
 
 

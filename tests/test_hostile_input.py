@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from app import commands, markers
+from app.slash import grammar
+from app.workflows import markers
 from tests import payloads
 from tests.commenting import replies, say
 from tests.conftest import REPO, Flywheel
@@ -54,7 +55,7 @@ def assert_harmless(body: str, key: str, allowed_mentions: set[str]) -> None:
     assert key in markers.find(body), "our marker survives"
     assert body.count("-->") == body.count("<!--"), "no comment is closed early"
     assert set(MENTION.findall(body)) <= allowed_mentions, "no mention fires"
-    assert commands.parse(body) == [], "no line runs as a command"
+    assert grammar.parse(body) == [], "no line runs as a command"
     assert "49" not in body and "{{" not in body and "{%" not in body, "no template runs"
     assert "loop" * 3 not in body, "no template loop runs"
     assert not re.search(r"<(img|script|b)\b", body), "no HTML"

@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from app import markers
-from app.index import RequestIndex
-from app.reindex import rebuild
+from app.linking.index import RequestIndex
+from app.linking.reindex import rebuild
+from app.workflows import markers
 from tests import payloads
 from tests.commenting import say
 from tests.conftest import ORG, PRIVATE_REPO, REPO, ROOT, Flywheel

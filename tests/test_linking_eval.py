@@ -10,9 +10,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config import Config
-from app.index import Thesaurus, terms
-from app.linking import scoring_of
+from app.config.loader import Config
+from app.linking.index import Thesaurus, terms
+from app.linking.linker import scoring_of
 from tests.linking_eval import evaluate, load
 
 

@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from app.github import GitHubApp
-from app.journal import Delivery, Journal
-from app.redeliver import (
+from app.github.client import GitHubApp
+from app.intake.redeliver import (
     MAX_ATTEMPTS_PER_DELIVERY,
     failed_guids,
     redeliver_failed,
     run_periodically,
 )
+from app.store.journal import Delivery, Journal
 from tests import payloads
 from tests.conftest import REPO, SECRET, Flywheel
 from tests.live import live_env, run_live_cli
@@ -145,7 +145,7 @@ def test_failed_guids_groups_attempts_and_keeps_only_never_successful() -> None:
 def test_bad_redelivery_settings_are_refused_with_the_line(tmp_path: Path, value: str) -> None:
     import shutil
 
-    from app.config import ConfigError, load_config
+    from app.config.loader import ConfigError, load_config
     from tests.conftest import ROOT
 
     folder = tmp_path / "cfg"

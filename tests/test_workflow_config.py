@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from app.config import Config, ConfigError, load_config
-from app.formcheck import check_forms, workflow_of_form
+from app.config.formcheck import check_forms, workflow_of_form
+from app.config.loader import Config, ConfigError, load_config
 from tests import payloads
 from tests.conftest import ORG, REPO, ROOT
 from tests.forms_render import FORMS, load_form

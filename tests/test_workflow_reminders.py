@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from app import forms
-from app.config import Config
-from app.github import GitHubApp
-from app.plan import Caches
-from app.reminders import due_reminders, sweep
+from app.config.loader import Config
+from app.github.client import GitHubApp
+from app.plan.executor import Caches
+from app.workflows import forms
+from app.workflows.reminders import due_reminders, sweep
 from tests.conftest import REPO
 from tests.live import live_env, run_live_cli
 from tests.test_workflow_offboarding import OFFBOARDING_BODY

@@ -17,9 +17,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from .. import __version__
-from ..render import SHIPPED_TEMPLATES
-from . import access, graph, views
+from app import __version__
+from app.dashboard import access, graph, views
+from app.workflows.render import SHIPPED_TEMPLATES
 
 TEMPLATES = SHIPPED_TEMPLATES / "dashboard"
 
@@ -69,7 +69,7 @@ def page(template: str, status: int = 200, **context: Any) -> web.Response:
 
 
 def _state(request: web.Request) -> Any:
-    from ..server import STATE  # the composition root owns the state
+    from app.intake.server import STATE
 
     return request.app[STATE]
 

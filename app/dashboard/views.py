@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import forms
-from ..config import Config
-from ..facts import IssueFact, Link, Membership
-from ..index import Request
+from app.config.loader import Config
+from app.linking.index import Request
+from app.store.facts import IssueFact, Link, Membership
+from app.workflows import forms
 
 OUTCOMES = ("pending", "running", "done", "failed")
 _PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[Onboarding] " and the like

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from . import commands, installations, linking, workflows
+from app.handlers import commands, installations, linking, workflows
 
 MODULES = (commands, installations, linking, workflows)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from .. import slash
-from ..context import HandlerContext, is_from_bot
+from app.plan.context import HandlerContext, is_from_bot
+from app.slash import dispatch as slash
 
 router = Router()
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from .. import reindex
-from ..context import HandlerContext, is_from_bot
-from ..index import Request, same_for_linking
-from ..linking import Linker, request_of
-from ..plan import IssueRef
+from app.linking import reindex
+from app.linking.index import Request, same_for_linking
+from app.linking.linker import Linker, request_of
+from app.plan.context import HandlerContext, is_from_bot
+from app.plan.executor import IssueRef
 
 router = Router()
 

@@ -9,12 +9,19 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from .. import forms, markers, membership, workflows
-from ..config import Workflow
-from ..context import HandlerContext, is_from_bot
-from ..plan import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
-from ..render import renderer_for, trusted
-from ..workflows import comment_key
+from app.config.loader import Workflow
+from app.plan.context import HandlerContext, is_from_bot
+from app.plan.executor import (
+    EnsureLabels,
+    EnsureProjectItem,
+    IssueRef,
+    SetAssignees,
+    UpsertComment,
+)
+from app.workflows import forms, markers, membership
+from app.workflows import rules as workflows
+from app.workflows.render import renderer_for, trusted
+from app.workflows.rules import comment_key
 
 router = Router()
 

@@ -9,10 +9,11 @@ comment's marker data, and the members table is recomputed from it.
 
 from __future__ import annotations
 
-from .. import membership, representatives
-from ..commands import Command, split_for
-from ..handlers.workflows import membership_history
-from .run import CommandError, CommandRun, community_slug
+from app.handlers.workflows import membership_history
+from app.slash import representatives
+from app.slash.grammar import Command, split_for
+from app.slash.run import CommandError, CommandRun, community_slug
+from app.workflows import membership
 
 
 async def join(run: CommandRun, command: Command) -> None:

@@ -8,11 +8,11 @@ the name of an issue in a private repository.
 
 from __future__ import annotations
 
-from .. import forms
-from ..commands import Command
-from ..linking import LinkData, Linker, opaque
-from ..plan import IssueRef
-from .run import CommandError, CommandRun
+from app.linking.linker import LinkData, Linker, opaque
+from app.plan.executor import IssueRef
+from app.slash.grammar import Command
+from app.slash.run import CommandError, CommandRun
+from app.workflows import forms
 
 
 class LinkState:

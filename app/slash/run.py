@@ -15,14 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .. import forms, membership, workflows
-from ..commands import Command
-from ..config import Workflow
-from ..context import HandlerContext
-from ..handlers.workflows import plan_with_links
-from ..labels import LabelSpec
-from ..permissions import Commenter, PermissionChecker
-from ..plan import (
+from app.config.labels import LabelSpec
+from app.config.loader import Workflow
+from app.github.permissions import Commenter, PermissionChecker
+from app.handlers.workflows import plan_with_links
+from app.plan.context import HandlerContext
+from app.plan.executor import (
     EnsureLabels,
     EnsureProjectItem,
     IssueRef,
@@ -31,10 +29,13 @@ from ..plan import (
     SetIssueState,
     UpsertComment,
 )
-from ..render import renderer_for, trusted
+from app.slash.grammar import Command
+from app.workflows import forms, membership
+from app.workflows import rules as workflows
+from app.workflows.render import renderer_for, trusted
 
 if TYPE_CHECKING:
-    from .links import LinkState
+    from app.slash.links import LinkState
 
 REPLY_TEMPLATE = "command-reply.md.j2"
 MAX_COMMANDS = 10  # a comment holding more is answered for the first ten only

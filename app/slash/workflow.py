@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import forms, markers, workflows
-from ..commands import Command
-from ..config import Workflow
-from ..handlers.workflows import plan_with_links
-from ..plan import IssueRef, OpenIssue, SetIssueSection
-from ..render import renderer_for, trusted
-from ..workflows import comment_key
-from .run import CommandError, CommandRun
+from app.config.loader import Workflow
+from app.handlers.workflows import plan_with_links
+from app.plan.executor import IssueRef, OpenIssue, SetIssueSection
+from app.slash.grammar import Command
+from app.slash.run import CommandError, CommandRun
+from app.workflows import forms, markers
+from app.workflows import rules as workflows
+from app.workflows.render import renderer_for, trusted
+from app.workflows.rules import comment_key
 
 OFFBOARD_TEMPLATE = "offboard-issue.md.j2"
 

@@ -18,9 +18,9 @@ from typing import Any
 import cachetools
 import yaml
 
-from . import yamlmarks
-from .config import HANDLE, BoardSpec, Config, ConfigError
-from .github import GitHubClient, PermanentGitHubError, classify
+from app.config import yamlmarks
+from app.config.loader import HANDLE, BoardSpec, Config, ConfigError
+from app.github.client import GitHubClient, PermanentGitHubError, classify
 
 OVERRIDE_PATH = ".github/flywheel.yml"
 _FILE = OVERRIDE_PATH

@@ -15,6 +15,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from app.config.commands import CommandSpec
+
 _COMMAND = re.compile(r"^ {0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]{0,39})(?:[ \t]+(?P<args>.*))?$")
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
 _INDENTED = re.compile(r"^(?: {4,}|\t)")
@@ -106,41 +108,6 @@ def closest(name: str, known: Iterable[str]) -> str | None:
     """The known command a mistyped name most likely meant, if any is close."""
     matches = difflib.get_close_matches(name.lower(), list(known), n=1, cutoff=0.65)
     return matches[0] if matches else None
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """A command Flywheel knows: how it is typed, who may run it by default, how long it takes."""
-
-    name: str
-    usage: str
-    level: str
-    min_args: int = 0
-    max_args: int | None = None  # None: any number
-    long: bool = False  # answered with 🚀 rather than 👍: it starts more work
-
-
-SPECS: tuple[CommandSpec, ...] = (
-    CommandSpec("help", "/help", "anyone", 0, 0),
-    CommandSpec("label", "/label NAME…", "triage", 1),
-    CommandSpec("remove-label", "/remove-label NAME…", "triage", 1),
-    CommandSpec("status", "/status VALUE", "triage", 1),
-    CommandSpec("assign", "/assign [@user…]", "triage"),
-    CommandSpec("unassign", "/unassign [@user…]", "triage"),
-    CommandSpec("community", "/community SLUG", "triage", 1, 1),
-    CommandSpec("link", "/link REF…", "triage", 1),
-    CommandSpec("unlink", "/unlink REF…", "triage", 1),
-    CommandSpec("join", "/join ROLE… [for COMMUNITY]", "representative", 1),
-    CommandSpec("leave", "/leave [for COMMUNITY]", "representative", 0, 2),
-    CommandSpec("roles", "/roles ROLE… [for COMMUNITY]", "representative", 1),
-    CommandSpec("initiative", "/initiative [CONSORTIUM-REF]", "triage", 0, 1, long=True),
-    CommandSpec("offboard", "/offboard", "maintain", 0, 0, long=True),
-    CommandSpec("close", "/close [completed|not-planned|duplicate]", "author", 0, 1),
-    CommandSpec("reopen", "/reopen", "triage", 0, 0),
-    CommandSpec("sync", "/sync", "member", 0, 0, long=True),
-    CommandSpec("why", "/why", "anyone", 0, 0),
-)
-SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
 def arity_ok(spec: CommandSpec, command: Command) -> bool:

@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from . import forms, periodic, workflows
-from .config import Config, ReminderSpec, Workflow
-from .github import GitHubApp, GitHubClient, installation_repositories
-from .plan import ActionResult, Caches, Executor, IssueRef, UpsertComment
-from .render import Renderer, renderer_for, trusted
+from app.config.loader import Config, ReminderSpec, Workflow
+from app.github.client import GitHubApp, GitHubClient, installation_repositories
+from app.intake import periodic
+from app.plan.executor import ActionResult, Caches, Executor, IssueRef, UpsertComment
+from app.workflows import forms
+from app.workflows import rules as workflows
+from app.workflows.render import Renderer, renderer_for, trusted
 
 log = logging.getLogger("flywheel.reminders")
 

@@ -17,8 +17,8 @@ from typing import Any
 import cachetools
 from gidgethub import sansio
 
-from .github import GitHubClient, PermanentGitHubError, classify
-from .journal import Journal
+from app.github.client import GitHubClient, PermanentGitHubError, classify
+from app.store.journal import Journal
 
 # The state each action claims; a re-read issue in another state makes the delivery moot.
 CLAIMED_STATE = {"closed": "closed", "reopened": "open"}

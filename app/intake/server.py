@@ -20,19 +20,21 @@ import orjson
 from aiohttp import web
 from gidgethub import ValidationFailure, routing, sansio
 
-from . import __version__, redeliver, reminders
-from .config import Config
-from .dashboard import pages as dashboard
-from .facts import Facts
-from .github import GitHubApp
-from .handlers import build_router
-from .index import RequestIndex
-from .journal import Delivery, Journal
-from .metrics import Metrics, standard_metrics
-from .plan import Caches
-from .processor import Processor
-from .settings import Settings
-from .worker import Dispatcher
+from app import __version__
+from app.config.loader import Config
+from app.dashboard import pages as dashboard
+from app.github.client import GitHubApp
+from app.handlers import build_router
+from app.intake import redeliver
+from app.intake.processor import Processor
+from app.intake.worker import Dispatcher
+from app.linking.index import RequestIndex
+from app.observe.metrics import Metrics, standard_metrics
+from app.plan.executor import Caches
+from app.settings import Settings
+from app.store.facts import Facts
+from app.store.journal import Delivery, Journal
+from app.workflows import reminders
 
 log = logging.getLogger("flywheel.server")
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from .config import Config, Workflow
+from app.config.loader import Config, Workflow
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import periodic
-from .github import GitHubApp, PermanentGitHubError, TransientGitHubError
+from app.github.client import GitHubApp, PermanentGitHubError, TransientGitHubError
+from app.intake import periodic
 
 log = logging.getLogger("flywheel.redeliver")
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from . import projects
-from .config import Config, Workflow, fill, placeholders
-from .github import GitHubClient
-from .labels import LabelSpec
+from app.config.labels import LabelSpec
+from app.config.loader import Config, Workflow, fill, placeholders
+from app.github import projects
+from app.github.client import GitHubClient
 
 OPTION_COLORS = ("GRAY", "BLUE", "GREEN", "YELLOW", "ORANGE", "RED", "PINK", "PURPLE")
 

@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import forms, membership, workflows
-from .config import Config
-from .linking import LINKS_KEY
+from app.config.loader import Config
+from app.linking.linker import LINKS_KEY
+from app.workflows import forms, membership
+from app.workflows import rules as workflows
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fact_links (

@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-from . import commands, permissions, yamlmarks
-from .labels import LabelSpec
+from app.config import commands, yamlmarks
+from app.config.labels import LabelSpec
+from app.github import permissions
 
 GLOBAL_FILE = "flywheel.yaml"
 # Every command's reply, the links comment, the issue /offboard opens.
@@ -836,7 +837,7 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
     """Compile every template now, so a syntax error stops start-up with its line."""
     import jinja2
 
-    from .render import Renderer
+    from app.workflows.render import Renderer
 
     env = Renderer(templates_dir).env  # the filters templates may use, as at render time
     names = {w.template for w in workflows.values() if w.template}

@@ -26,8 +26,8 @@ import gidgethub
 import gidgethub.aiohttp
 from gidgethub import apps as gh_apps
 
-from .metrics import Metrics
-from .settings import Settings
+from app.observe.metrics import Metrics
+from app.settings import Settings
 
 log = logging.getLogger("flywheel.github")
 

@@ -20,13 +20,14 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from . import forms, workflows
-from .config import Config, LinkingSettings
-from .context import HandlerContext
-from .github import PermanentGitHubError, classify
-from .index import Related, Request, RequestIndex, Scoring, Thesaurus, is_need_label
-from .plan import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
-from .render import renderer_for, trusted
+from app.config.loader import Config, LinkingSettings
+from app.github.client import PermanentGitHubError, classify
+from app.linking.index import Related, Request, RequestIndex, Scoring, Thesaurus, is_need_label
+from app.plan.context import HandlerContext
+from app.plan.executor import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
+from app.workflows import forms
+from app.workflows import rules as workflows
+from app.workflows.render import renderer_for, trusted
 
 LINKS_KEY = "links"
 LINKS_TEMPLATE = "links.md.j2"

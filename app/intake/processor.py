@@ -14,18 +14,25 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from .config import Config, ConfigError
-from .context import HandlerContext, is_from_bot
-from .facts import Facts, issue_fact
-from .freshness import Freshness
-from .github import GitHubApp, GitHubClient, TransientGitHubError, classify
-from .index import RequestIndex
-from .journal import Delivery, Journal
-from .overrides import OVERRIDE_PATH, RepoOverrides
-from .permissions import PermissionChecker
-from .plan import Caches, CommentLists, DryRunExecutor, Executor, PlanApplier, UpsertComment
-from .render import neutralise
-from .worker import DeliveryFailed
+from app.config.loader import Config, ConfigError
+from app.config.overrides import OVERRIDE_PATH, RepoOverrides
+from app.github.client import GitHubApp, GitHubClient, TransientGitHubError, classify
+from app.github.permissions import PermissionChecker
+from app.intake.freshness import Freshness
+from app.intake.worker import DeliveryFailed
+from app.linking.index import RequestIndex
+from app.plan.context import HandlerContext, is_from_bot
+from app.plan.executor import (
+    Caches,
+    CommentLists,
+    DryRunExecutor,
+    Executor,
+    PlanApplier,
+    UpsertComment,
+)
+from app.store.facts import Facts, issue_fact
+from app.store.journal import Delivery, Journal
+from app.workflows.render import neutralise
 
 log = logging.getLogger("flywheel.processor")
 

@@ -18,9 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from .github import PermanentGitHubError, TransientGitHubError, classify
-from .journal import DONE, FAILED, Delivery, Journal
-from .metrics import Metrics
+from app.github.client import PermanentGitHubError, TransientGitHubError, classify
+from app.observe.metrics import Metrics
+from app.store.journal import DONE, FAILED, Delivery, Journal
 
 log = logging.getLogger("flywheel.worker")
 

@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from .config import Config
-from .github import GitHubClient, installation_repository_objects
-from .index import Request, RequestIndex
-from .linking import request_of
+from app.config.loader import Config
+from app.github.client import GitHubClient, installation_repository_objects
+from app.linking.index import Request, RequestIndex
+from app.linking.linker import request_of
 
 
 async def fetch_requests(

@@ -72,7 +72,7 @@ def _oneline(value: Any) -> Any:
     return " ".join(str(value).split()).replace("|", "/")
 
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
 
 
 class Renderer:

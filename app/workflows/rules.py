@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import checklists, forms
-from .config import Config, LabelRule, Workflow, fill
-from .labels import LabelSpec
+from app.config.labels import LabelSpec
+from app.config.loader import Config, LabelRule, Workflow, fill
+from app.workflows import checklists, forms
 
 COMMENT_KEY_PREFIX = "workflow."
 

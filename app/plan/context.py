@@ -7,15 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from gidgethub import sansio
 
-from .plan import Action, CommentLists, IssueRef
+from app.plan.executor import Action, CommentLists, IssueRef
 
 if TYPE_CHECKING:
-    from .config import Config
-    from .github import GitHubClient
-    from .index import RequestIndex
-    from .journal import Journal
-    from .permissions import PermissionChecker
-    from .plan import Caches
+    from app.config.loader import Config
+    from app.github.client import GitHubClient
+    from app.github.permissions import PermissionChecker
+    from app.linking.index import RequestIndex
+    from app.plan.executor import Caches
+    from app.store.journal import Journal
 
 
 @dataclass

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from . import forms, workflows
-from .context import HandlerContext
+from app.plan.context import HandlerContext
+from app.workflows import forms
+from app.workflows import rules as workflows
 
 
 def registry_repo(ctx: HandlerContext, repo: str) -> str:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import cachetools
 
-from . import checklists, forms, markers, projects
-from .github import GitHubClient, PermanentGitHubError, TransientGitHubError, classify
-from .labels import LabelSpec
+from app.config.labels import LabelSpec
+from app.github import projects
+from app.github.client import GitHubClient, PermanentGitHubError, TransientGitHubError, classify
+from app.workflows import checklists, forms, markers
 
 if TYPE_CHECKING:
-    from .facts import Facts
+    from app.store.facts import Facts
 
 __all__ = ["LabelSpec"]  # re-exported: actions carry label specs
 
