@@ -31,7 +31,7 @@ def _load_config_or_exit(directory: Path) -> Config:
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from app.intake.server import create_app
+    from app.service import create_app
 
     try:
         settings = Settings.from_env(force_dry_run=args.dry_run or None, port=args.port)
@@ -180,9 +180,9 @@ def cmd_remind(args: argparse.Namespace) -> int:
     import aiohttp
 
     from app.github.client import GitHubApp
+    from app.intake.reminders import sweep
     from app.observe.metrics import standard_metrics
     from app.plan.executor import Caches
-    from app.workflows.reminders import sweep
 
     settings = _live_settings_or_exit("remind")
     config = _load_config_or_exit(settings.config_dir)

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from app.config.loader import load_config
 from app.dashboard import pages
-from app.intake.server import STATE, create_app
 from app.linking.index import Request, RequestIndex
+from app.service import STATE, create_app
 from app.settings import Settings
 from app.store.facts import Facts, IssueFact
 from app.store.journal import Delivery, Journal

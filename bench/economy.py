@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config.loader import load_config
-from app.intake.server import STATE, create_app
+from app.service import STATE, create_app
 from app.settings import Settings
 from tests import payloads
 from tests.fakegithub import FakeGitHub, Issue

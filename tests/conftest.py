@@ -20,8 +20,8 @@ from hypothesis import settings
 
 from app.config.loader import Config, load_config
 from app.github.client import GitHubApp
-from app.intake.server import STATE, AppState, create_app
 from app.observe.metrics import standard_metrics
+from app.service import STATE, AppState, create_app
 from app.settings import Settings
 from tests.fakegithub import FakeGitHub
 

@@ -31,7 +31,7 @@ from hypothesis import strategies as st
 
 from app.config import commands
 from app.config.loader import ConfigError, load_config
-from app.intake.server import STATE, create_app
+from app.service import STATE, create_app
 from app.settings import Settings
 from app.slash import grammar
 from app.workflows import markers

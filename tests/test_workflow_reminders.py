@@ -10,9 +10,10 @@ import pytest
 
 from app.config.loader import Config
 from app.github.client import GitHubApp
+from app.intake.reminders import sweep
 from app.plan.executor import Caches
 from app.workflows import forms
-from app.workflows.reminders import due_reminders, sweep
+from app.workflows.reminders import due_reminders
 from tests.conftest import REPO
 from tests.live import live_env, run_live_cli
 from tests.test_workflow_offboarding import OFFBOARDING_BODY

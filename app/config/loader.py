@@ -837,7 +837,7 @@ def _check_templates(templates_dir: Path, workflows: Mapping[str, Workflow]) -> 
     """Compile every template now, so a syntax error stops start-up with its line."""
     import jinja2
 
-    from app.workflows.render import Renderer
+    from app.config.render import Renderer
 
     env = Renderer(templates_dir).env  # the filters templates may use, as at render time
     names = {w.template for w in workflows.values() if w.template}

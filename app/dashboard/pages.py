@@ -18,8 +18,8 @@ from aiohttp import web
 from markupsafe import Markup, escape
 
 from app import __version__
+from app.config.render import SHIPPED_TEMPLATES
 from app.dashboard import access, graph, views
-from app.workflows.render import SHIPPED_TEMPLATES
 
 TEMPLATES = SHIPPED_TEMPLATES / "dashboard"
 
@@ -68,10 +68,13 @@ def page(template: str, status: int = 200, **context: Any) -> web.Response:
     return respond(render(template, **context), status)
 
 
-def _state(request: web.Request) -> Any:
-    from app.intake.server import STATE
+SOURCES = web.AppKey("flywheel_dashboard_sources", object)
 
-    return request.app[STATE]
+
+def _state(request: web.Request) -> Any:
+    """What the pages read (the service's state: settings, config, journal, index, facts,
+    GitHub's rate limits), handed over by the composition root in ``add_routes``."""
+    return request.app[SOURCES]
 
 
 def guarded(handler: Any) -> Any:
@@ -231,7 +234,8 @@ async def consortium(request: web.Request) -> web.StreamResponse:
     return page("consortium.html.j2", title=found.issue.title, consortium=found)
 
 
-def add_routes(app: web.Application) -> None:
+def add_routes(app: web.Application, sources: object) -> None:
+    app[SOURCES] = sources
     app[CACHE] = {}
     app.router.add_get("/", guarded(operations))
     app.router.add_get("/communities", guarded(communities))

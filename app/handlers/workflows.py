@@ -10,6 +10,7 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from app.config.loader import Workflow
+from app.config.render import renderer_for, trusted
 from app.plan.context import HandlerContext, is_from_bot
 from app.plan.executor import (
     EnsureLabels,
@@ -20,7 +21,6 @@ from app.plan.executor import (
 )
 from app.workflows import forms, markers, membership
 from app.workflows import rules as workflows
-from app.workflows.render import renderer_for, trusted
 from app.workflows.rules import comment_key
 
 router = Router()

@@ -16,6 +16,7 @@ from gidgethub import routing, sansio
 
 from app.config.loader import Config, ConfigError
 from app.config.overrides import OVERRIDE_PATH, RepoOverrides
+from app.config.render import neutralise
 from app.github.client import GitHubApp, GitHubClient, TransientGitHubError, classify
 from app.github.permissions import PermissionChecker
 from app.intake.freshness import Freshness
@@ -32,7 +33,6 @@ from app.plan.executor import (
 )
 from app.store.facts import Facts, issue_fact
 from app.store.journal import Delivery, Journal
-from app.workflows.render import neutralise
 
 log = logging.getLogger("flywheel.processor")
 

@@ -21,15 +21,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config.loader import Config, LinkingSettings
+from app.config.render import renderer_for, trusted
 from app.github.client import PermanentGitHubError, classify
 from app.linking.index import Related, Request, RequestIndex, Scoring, Thesaurus, is_need_label
 from app.plan.context import HandlerContext
 from app.plan.executor import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
 from app.workflows import forms
 from app.workflows import rules as workflows
-from app.workflows.render import renderer_for, trusted
+from app.workflows.markers import LINKS_KEY
 
-LINKS_KEY = "links"
 LINKS_TEMPLATE = "links.md.j2"
 OPAQUE = "private:"
 

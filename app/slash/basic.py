@@ -10,9 +10,9 @@ from typing import Any
 from app.config import commands
 from app.config.labels import LabelSpec
 from app.config.loader import fill
+from app.config.render import trusted
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun, community_slug
-from app.workflows.render import trusted
 
 _LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$")
 CLOSE_REASONS = {"completed": "completed", "not-planned": "not_planned", "duplicate": "duplicate"}

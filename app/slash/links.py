@@ -36,10 +36,11 @@ class LinkState:
 
 
 def _state(run: CommandRun) -> LinkState:
-    if run.links is None:
-        run.links = LinkState(run)
-        run.finishers.append(run.links.plan)
-    return run.links
+    state = run.gathered.get("links")
+    if not isinstance(state, LinkState):
+        state = run.gathered["links"] = LinkState(run)
+        run.finishers.append(state.plan)
+    return state
 
 
 async def _targets(run: CommandRun, command: Command) -> list[IssueRef]:

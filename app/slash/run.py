@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from app.config.labels import LabelSpec
 from app.config.loader import Workflow
+from app.config.render import renderer_for, trusted
 from app.github.permissions import Commenter, PermissionChecker
 from app.handlers.workflows import plan_with_links
 from app.plan.context import HandlerContext
@@ -32,10 +33,6 @@ from app.plan.executor import (
 from app.slash.grammar import Command
 from app.workflows import forms, membership
 from app.workflows import rules as workflows
-from app.workflows.render import renderer_for, trusted
-
-if TYPE_CHECKING:
-    from app.slash.links import LinkState
 
 REPLY_TEMPLATE = "command-reply.md.j2"
 MAX_COMMANDS = 10  # a comment holding more is answered for the first ten only
@@ -108,7 +105,9 @@ class CommandRun:
         self.long_work = False
         self.rerender_workflow = False  # labels its comment shows changed: re-render it
         self.history: list[membership.Entry] | None = None  # a consortium's, once changed
-        self.links: LinkState | None = None  # when /link or /unlink ran
+        # What a family of commands gathers across one comment (slash/links.py's links),
+        # by the family's name; its finisher plans the result once, when the comment ends.
+        self.gathered: dict[str, object] = {}
         self.finishers: list[Callable[[], Awaitable[None]]] = []  # plan what commands gathered
         self.decided: set[str] = set()  # what this comment's commands settled (overtaken.py)
         self.decided_later: set[str] = set()  # what later comments, already applied, settled

@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from app.config.loader import Workflow
+from app.config.render import renderer_for, trusted
 from app.handlers.workflows import plan_with_links
 from app.plan.executor import IssueRef, OpenIssue, SetIssueSection
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun
 from app.workflows import forms, markers
 from app.workflows import rules as workflows
-from app.workflows.render import renderer_for, trusted
 from app.workflows.rules import comment_key
 
 OFFBOARD_TEMPLATE = "offboard-issue.md.j2"

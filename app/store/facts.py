@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from app.config.loader import Config
-from app.linking.linker import LINKS_KEY
 from app.workflows import forms, membership
 from app.workflows import rules as workflows
+from app.workflows.markers import LINKS_KEY
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fact_links (

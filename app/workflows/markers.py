@@ -10,6 +10,8 @@ import json
 import re
 from typing import Any
 
+LINKS_KEY = "links"  # the "Related requests" comment linking keeps on each request
+
 _MARKER = re.compile(r"<!-- flywheel:(?P<key>[A-Za-z0-9_.:#/@-]+)(?: (?P<data>\{.*?\}))? -->")
 _KEY = re.compile(r"^[A-Za-z0-9_.:#/@-]+$")
 

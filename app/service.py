@@ -1,0 +1,133 @@
+"""The composition root: one ``web.Application`` wired from settings and config.
+
+It builds the shared state, adds the intake's routes and the dashboard's, and owns the
+lifecycle of what lives as long as the process: the HTTP session, the journal, the
+request index and facts, the workers and the periodic passes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import aiohttp
+from aiohttp import web
+from gidgethub import routing
+
+from app.config.loader import Config
+from app.dashboard import pages as dashboard
+from app.github.client import GitHubApp
+from app.handlers import build_router
+from app.intake import redeliver, reminders, server
+from app.intake.processor import Processor
+from app.intake.server import MAX_BODY_BYTES, STATE, AppState
+from app.intake.worker import Dispatcher
+from app.linking.index import RequestIndex
+from app.observe.metrics import standard_metrics
+from app.plan.executor import Caches
+from app.settings import Settings
+from app.store.facts import Facts
+from app.store.journal import Journal
+
+__all__ = ["STATE", "AppState", "create_app"]
+
+
+def _background_passes(state: AppState, caches: Caches) -> list[asyncio.Task[None]]:
+    """The periodic passes ``serve`` runs beside the workers, live mode only.
+
+    Reminders every ``reminder_interval_minutes``; redelivery of failed
+    deliveries every ``redeliver_interval_minutes`` (off by default).
+    """
+    github, settings = state.github, state.config.settings
+    if github is None:
+        return []
+    passes = []
+    if settings.reminder_interval_minutes:
+        passes.append(
+            reminders.run_periodically(
+                github, lambda: state.config, caches, settings.reminder_interval_minutes
+            )
+        )
+    if settings.redeliver_interval_minutes:
+        passes.append(
+            redeliver.run_periodically(
+                github,
+                state.journal.known,
+                settings.redeliver_interval_minutes * 60.0,
+                settings.redeliver_window_hours * 3600.0,
+            )
+        )
+    return [asyncio.create_task(p) for p in passes]
+
+
+def create_app(
+    settings: Settings,
+    config: Config,
+    *,
+    router: routing.Router | None = None,
+    emit: Callable[[str], None] | None = None,
+    start_workers: bool = True,
+) -> web.Application:
+    """The composition root: routes, shared state and the lifecycle of session, journal, workers."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    metrics = standard_metrics()
+    state = AppState(
+        settings=settings,
+        config=config,
+        router=router or build_router(),
+        metrics=metrics,
+        journal=Journal(settings.db_path),
+    )
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        await state.journal.open()
+        state.session = aiohttp.ClientSession()
+        if not settings.dry_run:
+            state.github = GitHubApp.from_settings(state.session, settings, metrics)
+        caches = Caches()
+        # The request index shares the journal's file (FLYWHEEL_DB); it is a cache of GitHub.
+        state.index = RequestIndex(settings.db_path)
+        state.facts = Facts(settings.db_path)  # the same: what the dashboard shows
+        state.processor = Processor(
+            router=state.router,
+            config=lambda: state.config,
+            journal=state.journal,
+            github=state.github,
+            caches=caches,
+            emit=emit,
+            index=state.index,
+            facts=state.facts,
+        )
+        state.dispatcher = Dispatcher(
+            state.journal,
+            state.processor,
+            metrics,
+            workers=settings.workers,
+            max_attempts=settings.max_attempts,
+            retry_for=settings.retry_for_seconds,
+            retry_max=settings.retry_max_seconds,
+            retry_base=settings.retry_base_seconds,
+        )
+        metrics.gauge(
+            "flywheel_queue_depth",
+            lambda: float(state.dispatcher.depth if state.dispatcher else 0),
+            "Deliveries waiting or running in this process.",
+        )
+        if start_workers:
+            await state.dispatcher.start()
+        background = _background_passes(state, caches) if start_workers else []
+        yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        state.accepting = False
+        await state.dispatcher.stop(settings.shutdown_grace_seconds)
+        await state.session.close()
+        await state.journal.close()
+        state.index.close()
+        state.facts.close()
+
+    app.cleanup_ctx.append(lifecycle)
+    server.add_routes(app, state)
+    dashboard.add_routes(app, state)
+    return app
