@@ -16,7 +16,7 @@ from gidgethub import routing
 
 from app.config.loader import Config
 from app.dashboard import pages as dashboard
-from app.github.client import GitHubApp
+from app.github.app import GitHubApp
 from app.handlers import build_router
 from app.intake import redeliver, reminders, server
 from app.intake.processor import Processor
@@ -24,7 +24,7 @@ from app.intake.server import MAX_BODY_BYTES, STATE, AppState
 from app.intake.worker import Dispatcher
 from app.linking.index import RequestIndex
 from app.observe.metrics import standard_metrics
-from app.plan.executor import Caches
+from app.plan.comments import Caches
 from app.settings import Settings
 from app.store.facts import Facts
 from app.store.journal import Journal

@@ -34,11 +34,13 @@ sys.path.insert(0, str(ROOT))
 
 from app.config.loader import load_config
 from app.dashboard import pages
-from app.linking.index import Request, RequestIndex
+from app.linking.index import RequestIndex
+from app.linking.scoring import Request
 from app.service import STATE, create_app
 from app.settings import Settings
+from app.store.delivery import Delivery
 from app.store.facts import Facts, IssueFact
-from app.store.journal import Delivery, Journal
+from app.store.journal import Journal
 from app.workflows import membership
 
 TOKEN = "bench-token"

@@ -28,8 +28,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config.loader import load_config
-from app.linking.index import Request, RequestIndex, Scoring, Thesaurus, plain_text, terms
-from app.linking.linker import scoring_of
+from app.linking.index import RequestIndex
+from app.linking.requests import scoring_of
+from app.linking.scoring import Request, Scoring, Thesaurus
+from app.linking.text import plain_text, terms
 from tests.linking_eval import evaluate, load
 
 THRESHOLDS = (0.15, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
 
 from app.config.loader import Config, load_config
-from app.github.client import GitHubApp
+from app.github.app import GitHubApp
 from app.observe.metrics import standard_metrics
 from app.service import STATE, AppState, create_app
 from app.settings import Settings

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from app.linking.index import Request, RequestIndex, Scoring
+from app.linking.index import RequestIndex
+from app.linking.scoring import Request, Scoring
 
 EVAL_FILE = Path(__file__).resolve().parent / "data" / "linking-eval.yaml"
 

@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.github",),
     ("app.config",),
     ("app.workflows", "app.store", "app.linking.text", "app.linking.scoring",
-     "app.linking.index", "app.linking.refs", "app.linking.embeddings"),
+     "app.linking.index", "app.linking.embeddings"),
     ("app.plan",),
     ("app.linking", "app.slash", "app.handlers"),
     ("app.intake",),

@@ -8,7 +8,7 @@ import time
 from app.config.loader import Config
 from app.dashboard import graph, views
 from app.github.client import RateLimitState
-from app.linking.index import Request
+from app.linking.scoring import Request
 from app.settings import web_url_for
 from app.store.facts import IssueFact, Link, Membership
 

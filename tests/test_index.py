@@ -5,7 +5,9 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.linking.index import Request, RequestIndex, plain_text
+from app.linking.index import RequestIndex
+from app.linking.scoring import Request
+from app.linking.text import plain_text
 
 GPU = Request(1, "example-org/hubs", 1, "GPU nodes for a summer course",
               "Our course needs GPU nodes with CUDA images for 40 students in July.",

@@ -11,8 +11,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from app.config.loader import Config
-from app.linking.index import Thesaurus, terms
-from app.linking.linker import scoring_of
+from app.linking.requests import scoring_of
+from app.linking.scoring import Thesaurus
+from app.linking.text import terms
 from tests.linking_eval import evaluate, load
 
 

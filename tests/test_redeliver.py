@@ -11,14 +11,15 @@ from typing import Any
 
 import pytest
 
-from app.github.client import GitHubApp
+from app.github.app import GitHubApp
 from app.intake.redeliver import (
     MAX_ATTEMPTS_PER_DELIVERY,
     failed_guids,
     redeliver_failed,
     run_periodically,
 )
-from app.store.journal import Delivery, Journal
+from app.store.delivery import Delivery
+from app.store.journal import Journal
 from tests import payloads
 from tests.conftest import REPO, SECRET, Flywheel
 from tests.live import live_env, run_live_cli

@@ -8,8 +8,8 @@ from typing import Any
 from gidgethub import sansio
 from gidgethub.routing import Router
 
+from app.plan.actions import UpsertComment
 from app.plan.context import HandlerContext
-from app.plan.executor import UpsertComment
 from tests import payloads
 from tests.conftest import REPO, SECRET, Flywheel, sign
 
@@ -142,7 +142,7 @@ def test_journal_payload_is_the_raw_body() -> None:
     body = json.dumps(
         {"action": "opened", "issue": {"number": 3}, "repository": {"full_name": REPO}}
     ).encode()
-    from app.store.journal import Delivery
+    from app.store.delivery import Delivery
 
     delivery = Delivery.from_body("x", "issues", body, json.loads(body))
     assert delivery.lane == f"{REPO}#3" and delivery.payload == body

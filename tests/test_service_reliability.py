@@ -9,8 +9,9 @@ import pytest
 from gidgethub import sansio
 from gidgethub.routing import Router
 
+from app.config.labels import LabelSpec
+from app.plan.actions import EnsureLabels, IssueRef, UpsertComment
 from app.plan.context import HandlerContext
-from app.plan.executor import EnsureLabels, IssueRef, LabelSpec, UpsertComment
 from app.settings import Settings, graphql_url_for
 from tests import payloads
 from tests.conftest import REPO, Flywheel

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from app.config.loader import Config
-from app.github.client import GitHubApp
+from app.github.app import GitHubApp
 from app.intake.reminders import sweep
-from app.plan.executor import Caches
+from app.plan.comments import Caches
 from app.workflows import forms
 from app.workflows.reminders import due_reminders
 from tests.conftest import REPO

@@ -20,7 +20,8 @@ import yaml
 
 from app.config import yamlmarks
 from app.config.loader import HANDLE, BoardSpec, Config, ConfigError
-from app.github.client import GitHubClient, PermanentGitHubError, classify
+from app.github.client import GitHubClient
+from app.github.errors import PermanentGitHubError, classify
 
 OVERRIDE_PATH = ".github/flywheel.yml"
 _FILE = OVERRIDE_PATH

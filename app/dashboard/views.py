@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.config.loader import Config
-from app.linking.index import Request
+from app.linking.scoring import Request
 from app.store.facts import IssueFact, Link, Membership
 from app.workflows import forms
 

@@ -13,10 +13,11 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from app.linking import reindex
-from app.linking.index import Request, same_for_linking
-from app.linking.linker import Linker, request_of
+from app.linking.linker import Linker
+from app.linking.requests import request_of
+from app.linking.scoring import Request, same_for_linking
+from app.plan.actions import IssueRef
 from app.plan.context import HandlerContext, is_from_bot
-from app.plan.executor import IssueRef
 
 router = Router()
 

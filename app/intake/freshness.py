@@ -17,7 +17,8 @@ from typing import Any
 import cachetools
 from gidgethub import sansio
 
-from app.github.client import GitHubClient, PermanentGitHubError, classify
+from app.github.client import GitHubClient
+from app.github.errors import PermanentGitHubError, classify
 from app.store.journal import Journal
 
 # The state each action claims; a re-read issue in another state makes the delivery moot.

@@ -17,22 +17,20 @@ from gidgethub import routing, sansio
 from app.config.loader import Config, ConfigError
 from app.config.overrides import OVERRIDE_PATH, RepoOverrides
 from app.config.render import neutralise
-from app.github.client import GitHubApp, GitHubClient, TransientGitHubError, classify
+from app.github.app import GitHubApp
+from app.github.client import GitHubClient
+from app.github.errors import TransientGitHubError, classify
 from app.github.permissions import PermissionChecker
 from app.intake.freshness import Freshness
 from app.intake.worker import DeliveryFailed
 from app.linking.index import RequestIndex
+from app.plan.actions import DryRunExecutor, PlanApplier, UpsertComment
+from app.plan.comments import Caches, CommentLists
 from app.plan.context import HandlerContext, is_from_bot
-from app.plan.executor import (
-    Caches,
-    CommentLists,
-    DryRunExecutor,
-    Executor,
-    PlanApplier,
-    UpsertComment,
-)
+from app.plan.executor import Executor
+from app.store.delivery import Delivery
 from app.store.facts import Facts, issue_fact
-from app.store.journal import Delivery, Journal
+from app.store.journal import Journal
 
 log = logging.getLogger("flywheel.processor")
 

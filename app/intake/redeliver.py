@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.github.client import GitHubApp, PermanentGitHubError, TransientGitHubError
+from app.github.app import GitHubApp
+from app.github.errors import PermanentGitHubError, TransientGitHubError
 from app.intake import periodic
 
 log = logging.getLogger("flywheel.redeliver")

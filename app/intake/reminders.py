@@ -18,9 +18,12 @@ from typing import Any
 
 from app.config.loader import Config, Workflow
 from app.config.render import Renderer, renderer_for, trusted
-from app.github.client import GitHubApp, GitHubClient, installation_repositories
+from app.github.app import GitHubApp, installation_repositories
+from app.github.client import GitHubClient
 from app.intake import periodic
-from app.plan.executor import ActionResult, Caches, Executor, IssueRef, UpsertComment
+from app.plan.actions import ActionResult, IssueRef, UpsertComment
+from app.plan.comments import Caches
+from app.plan.executor import Executor
 from app.workflows import forms
 from app.workflows import rules as workflows
 from app.workflows.reminders import DueReminder, due_reminders

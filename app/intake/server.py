@@ -20,14 +20,15 @@ from gidgethub import ValidationFailure, routing, sansio
 
 from app import __version__
 from app.config.loader import Config
-from app.github.client import GitHubApp
+from app.github.app import GitHubApp
 from app.intake.processor import Processor
 from app.intake.worker import Dispatcher
 from app.linking.index import RequestIndex
 from app.observe.metrics import Metrics
 from app.settings import Settings
+from app.store.delivery import Delivery
 from app.store.facts import Facts
-from app.store.journal import Delivery, Journal
+from app.store.journal import Journal
 
 log = logging.getLogger("flywheel.server")
 

@@ -18,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from app.github.client import PermanentGitHubError, TransientGitHubError, classify
+from app.github.errors import PermanentGitHubError, TransientGitHubError, classify
 from app.observe.metrics import Metrics
-from app.store.journal import DONE, FAILED, Delivery, Journal
+from app.store.delivery import DONE, FAILED, Delivery
+from app.store.journal import Journal
 
 log = logging.getLogger("flywheel.worker")
 

@@ -11,13 +11,27 @@ other requests, because that is not a network effect.
 from __future__ import annotations
 
 import math
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+
+from app.linking.scoring import (
+    CONCEPT,
+    DEFAULT_SCORING,
+    Related,
+    Request,
+    Scoring,
+    Thesaurus,
+    _counts,
+    compare_requests,
+    in_words,
+    may_link,
+    weigh,
+    weighted_terms_of,
+)
+from app.linking.text import plain_text, stem, terms
 
 SCHEMA_VERSION = 3  # the index is a cache: a different version is dropped and rebuilt
 
@@ -69,186 +83,6 @@ DROP TRIGGER IF EXISTS requests_au; DROP TABLE IF EXISTS requests_vocab;
 DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
 DROP TABLE IF EXISTS term_docs; DROP TABLE IF EXISTS index_meta;
 """
-
-_CODE = re.compile(r"```.*?```|`[^`]*`", re.S)
-_FORM_NOISE = re.compile(r"^#{1,6} .*$|_No response_|https?://\S+|\S+@\S+|@[\w-]+", re.M)
-_LINKS = re.compile(r"<!--.*?-->|<[^>]+>|!\[[^\]]*\]\([^)]*\)|\]\([^)]*\)", re.S)
-_MARKS = re.compile(r"[#>*_~|\[\]-]+")
-_WORD = re.compile(r"[a-z0-9]+")
-# Words any request may use: they say nothing about the need.
-_STOPWORDS_TEXT = """
-a about after all also am an and any are as at be been being but by can could did do does done
-for from get got has have hub hubs how i if in into is it its just like may me more most much my
-need needs no not now of on one or our out please should so some such than that the their them
-then there these they this those to too up us use used using very want was way we were what when
-where which while who why will with would you your response none other others thanks thank hello
-hi able make new etc
-"""
-STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
-
-
-def plain_text(markdown: str | None) -> str:
-    """Markdown reduced to the words people wrote: no code, links, markup, headings, handles."""
-    text = _FORM_NOISE.sub(" ", _LINKS.sub(" ", _CODE.sub(" ", markdown or "")))
-    return " ".join(_MARKS.sub(" ", text).split())
-
-
-def terms(text: str) -> list[str]:
-    """The stems of a text's meaningful words, in order (stopwords, numbers, short words out)."""
-    return [
-        stem(w)
-        for w in _WORD.findall(text.lower())
-        if len(w) > 2 and w not in STOPWORDS and not w.isdigit()
-    ]
-
-
-_SUFFIXES = ("ations", "ation", "ising", "izing", "ised", "ized", "ise", "ize", "ments", "ment")
-
-
-def stem(word: str) -> str:
-    """A light English stemmer: "quotas"/"quota", "grading"/"grade", "culled"/"cull" meet.
-
-    Light on purpose: it only has to be the same on both sides of a comparison,
-    and over-stemming joins needs that differ ("stor-age", "stor-y").
-    """
-    w = word
-    if len(w) <= 3:
-        return w
-    if w.endswith("ies") and len(w) > 4:
-        w = w[:-3] + "y"
-    elif w.endswith(("sses", "xes", "ches", "shes")):
-        w = w[:-2]
-    elif w.endswith("s") and not w.endswith(("ss", "us", "is")):
-        w = w[:-1]
-    for suffix in ("ing", "ed"):
-        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
-            w = w[: -len(suffix)]
-            if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "lsz":
-                w = w[:-1]  # running → run
-            break
-    for suffix in _SUFFIXES:
-        if w.endswith(suffix) and len(w) - len(suffix) >= 4:
-            w = w[: -len(suffix)]
-            break
-    if w.endswith("e") and len(w) > 4:
-        w = w[:-1]
-    return w
-
-
-@dataclass(frozen=True)
-class Request:
-    installation: int
-    repo: str
-    number: int
-    title: str
-    body: str
-    community: str = ""
-    labels: tuple[str, ...] = ()
-    workflow: str = ""
-    state: str = "open"
-    private: bool = False
-    node_id: str = ""
-    updated_at: str = ""
-    closed_at: str = ""
-
-    @property
-    def ref(self) -> str:
-        return f"{self.repo}#{self.number}"
-
-
-@dataclass(frozen=True)
-class Related:
-    request: Request
-    score: float
-    shared_terms: tuple[str, ...]  # as the first request wrote them, most telling first
-    shared_labels: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Thesaurus:
-    """Words a community-relations team knows mean one need ("login", "SSO", "CILogon").
-
-    Applied when comparing, not when indexing: editing the list in config
-    needs no rebuild. An entry may be a phrase ("home directory", "object
-    storage"): it is matched as consecutive words, so "storage" alone stays
-    itself. A group counts as one term, weighed by how rare the group is.
-    """
-
-    phrases: Mapping[tuple[str, ...], str] = field(default_factory=dict)  # stems → group
-    stems_of: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → its entries
-    phrase_starts: frozenset[str] = frozenset()  # first stems of the multi-word entries
-
-    @classmethod
-    def of(cls, groups: Mapping[str, Iterable[str]]) -> Thesaurus:
-        phrases: dict[tuple[str, ...], str] = {}
-        for name, entries in groups.items():
-            for entry in entries:
-                key = tuple(terms(entry))
-                if key:
-                    phrases[key] = f"{_CONCEPT}{name}"
-        stems_of: dict[str, list[str]] = {}
-        for key, concept in sorted(phrases.items()):
-            stems_of.setdefault(concept, []).append(" ".join(key))
-        starts = frozenset(key[0] for key in phrases if len(key) > 1)
-        return cls(phrases, {k: tuple(v) for k, v in stems_of.items()}, starts)
-
-    def members(self, concept: str) -> tuple[str, ...]:
-        """What to search for a group: its words and phrases (FTS5 matches a phrase in quotes)."""
-        return self.stems_of.get(concept, ())
-
-    def fold(self, stems: Sequence[str]) -> list[str]:
-        """The stems with each phrase of a group replaced by the group (longest phrase first)."""
-        if not self.phrases:
-            return list(stems)
-        phrases, starts = self.phrases, self.phrase_starts
-        out, i, n = [], 0, len(stems)
-        while i < n:
-            stem_here = stems[i]
-            if stem_here in starts:
-                for size in (3, 2):
-                    concept = phrases.get(tuple(stems[i : i + size]))
-                    if concept is not None:
-                        out.append(concept)
-                        i += size
-                        break
-                else:
-                    out.append(phrases.get((stem_here,), stem_here))
-                    i += 1
-                continue
-            out.append(phrases.get((stem_here,), stem_here))
-            i += 1
-        return out
-
-
-_CONCEPT = "~"  # never produced by the tokenizer: concept names cannot collide with words
-
-
-@dataclass(frozen=True)
-class Scoring:
-    """How relatedness is weighed (``linking:`` in flywheel.yaml sets these)."""
-
-    threshold: float = 0.25
-    label_weight: float = 0.1  # added when the two share a need label (not community: etc.)
-    workflow_weight: float = 0.05  # added when both belong to the same workflow
-    candidates: int = 30  # BM25 candidates re-scored
-    query_terms: int = 5  # the most distinctive terms BM25 searches with
-    closed_since: str = ""  # ISO time: requests closed before it are no longer offered
-    thesaurus: Thesaurus = Thesaurus()
-
-
-def same_for_linking(a: Request, b: Request) -> bool:
-    """Whether linking would judge and show the two alike (an edit of punctuation is not news)."""
-    shown = ("installation", "repo", "number", "title", "community", "state", "private")
-    judged = ("workflow", "closed_at")
-    if any(getattr(a, name) != getattr(b, name) for name in (*shown, *judged)):
-        return False
-    if need_labels(a.labels) != need_labels(b.labels):
-        return False
-    return terms(plain_text(a.body)) == terms(plain_text(b.body))
-
-
-# Labels every workflow issue carries say nothing about the need.
-_GENERIC_LABELS = ("community:", "type:", "needs:", "error:", "interested:", "co-funded:")
 
 
 class RequestIndex:
@@ -401,10 +235,10 @@ class RequestIndex:
         row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
         return int(row[0]) if row else 0
 
-    def related(self, request: Request, scoring: Scoring = Scoring()) -> list[Related]:
+    def related(self, request: Request, scoring: Scoring = DEFAULT_SCORING) -> list[Related]:
         """Other communities' requests about the same need, best first, above the threshold."""
         thesaurus = scoring.thesaurus
-        counts = _counts_of(request, thesaurus)
+        counts = weighted_terms_of(request, thesaurus)
         if not counts:
             return []
         with self.lock:
@@ -431,27 +265,27 @@ class RequestIndex:
                 (_request(row), _counts(str(row[-2]), str(row[-1]), thesaurus)) for row in rows
             ]
             idf = self._idf({t for _, c in candidates for t in c} | set(counts), thesaurus)
-        mine = _weigh(counts, idf)
+        mine = weigh(counts, idf)
         found = []
         for other, theirs in candidates:
-            if not _may_link(request, other, scoring):
+            if not may_link(request, other, scoring):
                 continue
-            related = _compare(request, mine, other, _weigh(theirs, idf), scoring)
+            related = compare_requests(request, mine, other, weigh(theirs, idf), scoring)
             if related.score >= scoring.threshold:
                 found.append(related)
         found.sort(key=lambda r: (-r.score, r.request.ref))
-        return _in_words(request, found)
+        return in_words(request, found)
 
-    def score(self, a: Request, b: Request, scoring: Scoring = Scoring()) -> Related | None:
+    def score(self, a: Request, b: Request, scoring: Scoring = DEFAULT_SCORING) -> Related | None:
         """How related two given requests are (the same measure as ``related``), or None."""
-        if not _may_link(a, b, scoring):
+        if not may_link(a, b, scoring):
             return None
-        counts_a = _counts_of(a, scoring.thesaurus)
-        counts_b = _counts_of(b, scoring.thesaurus)
+        counts_a = weighted_terms_of(a, scoring.thesaurus)
+        counts_b = weighted_terms_of(b, scoring.thesaurus)
         with self.lock:
             idf = self._idf(set(counts_a) | set(counts_b), scoring.thesaurus)
-        related = _compare(a, _weigh(counts_a, idf), b, _weigh(counts_b, idf), scoring)
-        return _in_words(a, [related])[0] if related.score >= scoring.threshold else None
+        related = compare_requests(a, weigh(counts_a, idf), b, weigh(counts_b, idf), scoring)
+        return in_words(a, [related])[0] if related.score >= scoring.threshold else None
 
     def document_frequency(self, term: str) -> int:
         with self.lock:
@@ -464,7 +298,7 @@ class RequestIndex:
         one request uses two of them: the group then weighs a little less).
         """
         total = self._total()
-        groups = {k: thesaurus.members(k) for k in keys if k.startswith(_CONCEPT)}
+        groups = {k: thesaurus.members(k) for k in keys if k.startswith(CONCEPT)}
         words = {w for entries in groups.values() for entry in entries for w in entry.split()}
         df = self._idf_rows([*(k for k in keys if k not in groups), *words])
 
@@ -554,88 +388,4 @@ def _request(row: Sequence[object]) -> Request:
         node_id=str(row[10]),
         updated_at=str(row[11]),
         closed_at=str(row[12]),
-    )
-
-
-def _may_link(a: Request, b: Request, scoring: Scoring) -> bool:
-    """Never itself, another installation, the same community, or a request long closed."""
-    if a.installation != b.installation or a.ref == b.ref:
-        return False
-    if a.community and b.community == a.community:
-        return False  # the same community's requests: not a network effect
-    long_closed = b.state == "closed" and b.closed_at < scoring.closed_since
-    return not (scoring.closed_since and long_closed)
-
-
-def _compare(
-    a: Request, mine: dict[str, float], b: Request, theirs: dict[str, float], scoring: Scoring
-) -> Related:
-    common = set(mine) & set(theirs)
-    labels = sorted(need_labels(a.labels) & need_labels(b.labels))
-    score = _cosine(mine, theirs, common) + scoring.label_weight * bool(labels)
-    if a.workflow and b.workflow == a.workflow:
-        score += scoring.workflow_weight
-    telling = sorted(common, key=lambda t: (-(mine[t] * theirs[t]), t))[:4]
-    return Related(b, round(score, 3), tuple(telling), tuple(labels))
-
-
-def _in_words(a: Request, found: list[Related]) -> list[Related]:
-    """The shared terms as ``a`` wrote them ("workers", not "work"; a group by its name)."""
-    if not found:
-        return found
-    words = _surface(f"{a.title} {plain_text(a.body)}")
-    return [
-        Related(
-            r.request,
-            r.score,
-            tuple(words.get(t, t.removeprefix(_CONCEPT)) for t in r.shared_terms),
-            r.shared_labels,
-        )
-        for r in found
-    ]
-
-
-def is_need_label(name: str) -> bool:
-    """``support``, ``gpu`` say something about the need; ``community: …``, ``type: …`` do not."""
-    return not name.lower().startswith(_GENERIC_LABELS)
-
-
-def need_labels(labels: Iterable[str]) -> set[str]:
-    return {name.lower() for name in labels if is_need_label(name)}
-
-
-def _counts(title_terms: str, body_terms: str, thesaurus: Thesaurus) -> dict[str, float]:
-    """Term counts, a title's words counting double: titles say what the request is about."""
-    counts: dict[str, float] = {}
-    for text, weight in ((title_terms, 2.0), (body_terms, 1.0)):
-        for term in thesaurus.fold(text.split()):
-            counts[term] = counts.get(term, 0.0) + weight
-    return counts
-
-
-def _counts_of(request: Request, thesaurus: Thesaurus) -> dict[str, float]:
-    body = " ".join(terms(plain_text(request.body)))
-    return _counts(" ".join(terms(request.title)), body, thesaurus)
-
-
-def _weigh(counts: dict[str, float], idf: dict[str, float]) -> dict[str, float]:
-    """tf·idf with both damped: requests are a paragraph long, so one rare word
-    (a place, a model name) must not outweigh the need they share."""
-    return {t: (1.0 + math.log(c)) * math.sqrt(idf.get(t, 1.0)) for t, c in counts.items()}
-
-
-def _surface(text: str) -> dict[str, str]:
-    """Stem → the word as first written, so a reason reads "dask, workers", not "work"."""
-    found: dict[str, str] = {}
-    for word in _WORD.findall(text.lower()):
-        found.setdefault(stem(word), word)
-    return found
-
-
-def _cosine(a: dict[str, float], b: dict[str, float], common: set[str]) -> float:
-    if not common:
-        return 0.0
-    dot = sum(a[t] * b[t] for t in common)
-    return dot / (
-        math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
     )

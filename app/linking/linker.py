@@ -13,156 +13,22 @@ related request exists there. Private repositories show each other in full.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any
 
-from app.config.loader import Config, LinkingSettings
 from app.config.render import renderer_for, trusted
-from app.github.client import PermanentGitHubError, classify
-from app.linking.index import Related, Request, RequestIndex, Scoring, Thesaurus, is_need_label
+from app.github.errors import PermanentGitHubError, classify
+from app.linking.index import RequestIndex
+from app.linking.linkdata import LinkData, Shown
+from app.linking.refs import _short, opaque, parse_ref, ref_of
+from app.linking.requests import scoring_of
+from app.linking.scoring import Related, Request
+from app.plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
 from app.plan.context import HandlerContext
-from app.plan.executor import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
-from app.workflows import forms
-from app.workflows import rules as workflows
 from app.workflows.markers import LINKS_KEY
 
 LINKS_TEMPLATE = "links.md.j2"
-OPAQUE = "private:"
-
-
-def opaque(ref: IssueRef | str) -> str:
-    """How a public issue's marker data names a private issue: not by its name.
-
-    Marker data is readable by anyone who can read the comment; a hash still
-    lets /unlink, typed by someone who knows the private issue, find the entry.
-    """
-    digest = hashlib.sha256(str(ref).lower().encode()).hexdigest()[:20]
-    return OPAQUE + digest
-
-
-def parse_ref(text: str) -> IssueRef | None:
-    found = forms.resolve_issue_ref(forms.parse_issue_ref(text), "")
-    return IssueRef(*found) if found and found[0] else None
-
-
-def request_of(
-    config: Config,
-    installation: int,
-    repository: Mapping[str, Any],
-    issue: Mapping[str, Any],
-) -> Request | None:
-    """The issue as the index keeps it, or None when it is no community's request.
-
-    A request is any issue labelled ``community: …``, or a workflow issue with
-    a community whose workflow names the fields that state its need
-    (``link_fields``); pull requests are not requests.
-    """
-    if "pull_request" in issue or not isinstance(issue.get("number"), int):
-        return None
-    labels = workflows.label_names(issue)
-    workflow = workflows.match_workflow(config, issue)
-    if workflow is not None:  # "new hub" says which workflow, not which need: the id does that
-        own = {rule.name.lower() for rule in workflow.labels} | {
-            name.lower() for name in workflow.match.labels
-        }
-        labels = [name for name in labels if name.lower() not in own]
-    title, body = str(issue.get("title") or ""), str(issue.get("body") or "")
-    if workflow is not None:
-        if not workflow.link_fields:
-            return None
-        values = forms.read(workflow, issue.get("body"))
-        community = workflows.community_of(workflow, values, labels)
-        # Only the prose that states the need; the form's title prefix is no word of it.
-        body = "\n\n".join(values.get(f) for f in workflow.link_fields)
-        if workflow.match.title_prefix:
-            title = title.removeprefix(workflow.match.title_prefix).strip()
-    else:
-        community = workflows.community_from_labels(labels)
-    if not community:
-        return None
-    return Request(
-        installation=installation,
-        repo=str(repository.get("full_name", "")),
-        number=int(issue["number"]),
-        title=title,
-        body=body,
-        community=community,
-        # Our own shared-need label is a conclusion drawn from links, never evidence for one.
-        labels=tuple(
-            name
-            for name in labels
-            if is_need_label(name)
-            and name.lower() != config.settings.linking.shared_need.label.name.lower()
-        ),
-        workflow=workflow.id if workflow else "",
-        state=str(issue.get("state") or "open"),
-        private=bool(repository.get("private", True)),
-        node_id=str(issue.get("node_id") or ""),
-        updated_at=str(issue.get("updated_at") or ""),
-        closed_at=str(issue.get("closed_at") or ""),
-    )
-
-
-def scoring_of(settings: LinkingSettings, now: datetime | None = None) -> Scoring:
-    now = now or datetime.now(UTC)
-    since = now - timedelta(days=settings.closed_within_days)
-    return Scoring(
-        threshold=settings.threshold,
-        label_weight=settings.label_weight,
-        workflow_weight=settings.workflow_weight,
-        closed_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        thesaurus=_thesaurus(settings),
-    )
-
-
-def _thesaurus(settings: LinkingSettings) -> Thesaurus:
-    return _built_thesaurus(tuple((k, tuple(v)) for k, v in settings.thesaurus.items()))
-
-
-@functools.lru_cache(maxsize=4)
-def _built_thesaurus(groups: tuple[tuple[str, tuple[str, ...]], ...]) -> Thesaurus:
-    """Built once per thesaurus (a config reload with the same words reuses it)."""
-    return Thesaurus.of(dict(groups))
-
-
-@dataclass
-class LinkData:
-    """A links comment's marker data: what people decided, and what was last shown."""
-
-    pinned: list[str] = field(default_factory=list)
-    suppressed: list[str] = field(default_factory=list)
-    auto: list[str] = field(default_factory=list)
-    exists: bool = False  # the comment is on GitHub already
-
-    @classmethod
-    def from_marker(cls, data: Mapping[str, Any], exists: bool) -> LinkData:
-        pinned, suppressed = _refs(data.get("pinned")), _refs(data.get("suppressed"))
-        return cls(pinned, suppressed, _refs(data.get("auto")), exists)
-
-    def as_data(self) -> dict[str, list[str]]:
-        found = {"pinned": self.pinned, "suppressed": self.suppressed, "auto": self.auto}
-        return {k: v for k, v in found.items() if v}
-
-    def mentions(self, ref: IssueRef, name: str) -> bool:
-        return bool({str(ref), opaque(ref)} & set(getattr(self, name)))
-
-
-def _refs(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        return []
-    return [str(v) for v in value if parse_ref(str(v)) or str(v).startswith(OPAQUE)]
-
-
-@dataclass
-class Shown:
-    """One issue's comment as planned: the automatic links it shows, for the other sides."""
-
-    ref: IssueRef
-    links: list[Related]
 
 
 class Linker:
@@ -241,8 +107,8 @@ class Linker:
         chosen = [
             r
             for r in found.values()
-            if not data.mentions(_ref(r.request), "suppressed")
-            and not data.mentions(_ref(r.request), "pinned")
+            if not data.mentions(ref_of(r.request), "suppressed")
+            and not data.mentions(ref_of(r.request), "pinned")
         ]
         chosen.sort(key=lambda r: (-r.score, r.request.ref))
         return chosen[: self.settings.max_links]
@@ -284,7 +150,7 @@ class Linker:
         for text in sorted(refs):
             other = self.resolve(text)
             if other is not None:
-                await self.plan_comment(_ref(other), other, include=include, create=create)
+                await self.plan_comment(ref_of(other), other, include=include, create=create)
 
     def communities(self, request: Request, links: Sequence[Related]) -> list[str]:
         return sorted({request.community, *(r.request.community for r in links)} - {""})
@@ -342,7 +208,7 @@ class Linker:
             reasons.append("same labels: " + ", ".join(related.shared_labels))
         return {
             "hidden": False,
-            "ref": _short(_ref(other), here.repo),
+            "ref": _short(ref_of(other), here.repo),
             "title": other.title,
             "community": other.community,
             "state": other.state,
@@ -395,7 +261,7 @@ class Linker:
             return
         self.ctx.note(f"shared need of {len(communities)} communities: {', '.join(communities)}")
         for member in [request, *(r.request for r in links)]:
-            ref = _ref(member)
+            ref = ref_of(member)
             self.ctx.add(EnsureLabels(ref, add=(spec.label,), present=member.labels))
             # A workflow issue (an initiative) has its own place and Status on its board: the
             # group does not move it to "Shared need" (nor race its workflow for the Status).
@@ -412,11 +278,3 @@ class Linker:
                         initial=True,
                     )
                 )
-
-
-def _ref(request: Request) -> IssueRef:
-    return IssueRef(request.repo, request.number)
-
-
-def _short(ref: IssueRef, here: str) -> str:
-    return f"#{ref.number}" if ref.repo.lower() == here.lower() else str(ref)

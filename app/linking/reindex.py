@@ -12,9 +12,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.config.loader import Config
-from app.github.client import GitHubClient, installation_repository_objects
-from app.linking.index import Request, RequestIndex
-from app.linking.linker import request_of
+from app.github.app import installation_repository_objects
+from app.github.client import GitHubClient
+from app.linking.index import RequestIndex
+from app.linking.requests import request_of
+from app.linking.scoring import Request
 
 
 async def fetch_requests(

@@ -7,14 +7,15 @@ from typing import TYPE_CHECKING, Any
 
 from gidgethub import sansio
 
-from app.plan.executor import Action, CommentLists, IssueRef
+from app.plan.actions import Action, IssueRef
+from app.plan.comments import CommentLists
 
 if TYPE_CHECKING:
     from app.config.loader import Config
     from app.github.client import GitHubClient
     from app.github.permissions import PermissionChecker
     from app.linking.index import RequestIndex
-    from app.plan.executor import Caches
+    from app.plan.comments import Caches
     from app.store.journal import Journal
 
 

@@ -9,7 +9,7 @@ comment's marker data, and the members table is recomputed from it.
 
 from __future__ import annotations
 
-from app.handlers.workflows import membership_history
+from app.plan.workflow_issue import membership_history
 from app.slash import representatives
 from app.slash.grammar import Command, split_for
 from app.slash.run import CommandError, CommandRun, community_slug

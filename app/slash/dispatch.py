@@ -12,7 +12,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.config import commands
-from app.github.client import PermanentGitHubError
+from app.github.errors import PermanentGitHubError
 from app.github.permissions import SetupError
 from app.plan.context import HandlerContext
 from app.slash import basic, consortium, grammar, links, overtaken, workflow

@@ -8,8 +8,10 @@ the name of an issue in a private repository.
 
 from __future__ import annotations
 
-from app.linking.linker import LinkData, Linker, opaque
-from app.plan.executor import IssueRef
+from app.linking.linkdata import LinkData
+from app.linking.linker import Linker
+from app.linking.refs import opaque
+from app.plan.actions import IssueRef
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun
 from app.workflows import forms

@@ -19,9 +19,7 @@ from app.config.labels import LabelSpec
 from app.config.loader import Workflow
 from app.config.render import renderer_for, trusted
 from app.github.permissions import Commenter, PermissionChecker
-from app.handlers.workflows import plan_with_links
-from app.plan.context import HandlerContext
-from app.plan.executor import (
+from app.plan.actions import (
     EnsureLabels,
     EnsureProjectItem,
     IssueRef,
@@ -30,6 +28,8 @@ from app.plan.executor import (
     SetIssueState,
     UpsertComment,
 )
+from app.plan.context import HandlerContext
+from app.plan.workflow_issue import plan_with_links
 from app.slash.grammar import Command
 from app.workflows import forms, membership
 from app.workflows import rules as workflows

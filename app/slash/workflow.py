@@ -6,8 +6,8 @@ from typing import Any
 
 from app.config.loader import Workflow
 from app.config.render import renderer_for, trusted
-from app.handlers.workflows import plan_with_links
-from app.plan.executor import IssueRef, OpenIssue, SetIssueSection
+from app.plan.actions import IssueRef, OpenIssue, SetIssueSection
+from app.plan.workflow_issue import plan_with_links
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun
 from app.workflows import forms, markers

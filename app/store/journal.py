@@ -18,134 +18,25 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.store.delivery import PENDING, RUNNING, Delivery, delivery_from_row
+from app.store.journal_queries import JournalQueries
+from app.store.journal_sql import (
+    COLUMNS,
+    INSERT_PREFIX,
+    INSERT_SUFFIX,
+    ROW_PLACEHOLDERS,
+    ROWS_PER_STATEMENT,
+    SCHEMA,
+)
+
 T = TypeVar("T")
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS deliveries (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    event TEXT NOT NULL,
-    action TEXT,
-    installation_id INTEGER,
-    repo TEXT,
-    issue_number INTEGER,
-    lane TEXT NOT NULL,
-    payload BLOB NOT NULL,
-    received_at REAL NOT NULL,
-    state TEXT NOT NULL DEFAULT 'pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL DEFAULT 0,
-    started_at REAL,
-    finished_at REAL,
-    duration REAL,
-    error TEXT,
-    outcome TEXT
-);
-CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries(state, seq);
-CREATE INDEX IF NOT EXISTS deliveries_issue ON deliveries(repo, issue_number, seq);
-"""
 
-PENDING, RUNNING, DONE, FAILED = "pending", "running", "done", "failed"
-UNFINISHED = (PENDING, RUNNING)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """One verified webhook delivery as the journal keeps it."""
-
-    id: str
-    event: str
-    action: str | None
-    installation_id: int | None
-    repo: str | None
-    issue_number: int | None
-    lane: str
-    payload: bytes
-    received_at: float
-    attempts: int = 0
-    seq: int = 0
-
-    @classmethod
-    def from_body(cls, delivery_id: str, event: str, body: bytes, data: dict[str, Any]) -> Delivery:
-        """Pull out what scheduling needs: deliveries about one issue share a lane."""
-        repo = _get(data, "repository", "full_name")
-        issue = data.get("issue") or data.get("pull_request")
-        number = issue.get("number") if isinstance(issue, dict) else None
-        installation = _get(data, "installation", "id")
-        if repo and isinstance(number, int):
-            lane = f"{repo}#{number}"
-        elif event.startswith("installation") and installation is not None:
-            lane = f"installation:{installation}"
-        else:
-            lane = f"delivery:{delivery_id}"
-        action = data.get("action")
-        return cls(
-            id=delivery_id,
-            event=event,
-            action=action if isinstance(action, str) else None,
-            installation_id=installation if isinstance(installation, int) else None,
-            repo=repo if isinstance(repo, str) else None,
-            issue_number=number if isinstance(number, int) else None,
-            lane=lane,
-            payload=body,
-            received_at=time.time(),
-        )
-
-    @property
-    def event_action(self) -> str:
-        return f"{self.event}.{self.action}" if self.action else self.event
-
-
-def _get(data: dict[str, Any], *path: str) -> Any:
-    value: Any = data
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value
-
-
-_ROWS_PER_STATEMENT = 500  # 9 parameters a row, well under SQLite's 32,766
-_INSERT_PREFIX = (
-    "INSERT OR IGNORE INTO deliveries (id, event, action, installation_id, repo, issue_number,"
-    " lane, payload, received_at) VALUES "
-)
-_ROW_PLACEHOLDERS = "(?,?,?,?,?,?,?,?,?)"
-_INSERT_SUFFIX = " RETURNING id, seq"
-
-# What the dashboard lists of a delivery: no payload, but whether its repository is private.
-_LISTED = (
-    "id, event, action, repo, issue_number, state, attempts, received_at, duration, error,"
-    " next_attempt_at, json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
-)
-
-_COLUMNS = (
-    "seq, id, event, action, installation_id, repo, issue_number, lane, payload, "
-    "received_at, attempts"
-)
-
-
-def _row_to_delivery(row: sqlite3.Row) -> Delivery:
-    return Delivery(
-        seq=row["seq"],
-        id=row["id"],
-        event=row["event"],
-        action=row["action"],
-        installation_id=row["installation_id"],
-        repo=row["repo"],
-        issue_number=row["issue_number"],
-        lane=row["lane"],
-        payload=bytes(row["payload"]),
-        received_at=row["received_at"],
-        attempts=row["attempts"],
-    )
-
-
-class Journal:
+class Journal(JournalQueries):
     """Async façade: commits on the writer thread's connection, reads on the reader thread's."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
@@ -307,8 +198,8 @@ class Journal:
         for delivery in deliveries:
             first_of.setdefault(delivery.id, delivery)  # the same id twice in one burst: once
         unique = list(first_of.values())
-        for start in range(0, len(unique), _ROWS_PER_STATEMENT):
-            chunk = unique[start : start + _ROWS_PER_STATEMENT]
+        for start in range(0, len(unique), ROWS_PER_STATEMENT):
+            chunk = unique[start : start + ROWS_PER_STATEMENT]
             params: list[Any] = []
             for d in chunk:
                 params += [
@@ -323,7 +214,7 @@ class Journal:
                     d.received_at,
                 ]
             rows = conn.execute(
-                _INSERT_PREFIX + ",".join([_ROW_PLACEHOLDERS] * len(chunk)) + _INSERT_SUFFIX,
+                INSERT_PREFIX + ",".join([ROW_PLACEHOLDERS] * len(chunk)) + INSERT_SUFFIX,
                 params,
             ).fetchall()
             for row in rows:
@@ -347,9 +238,9 @@ class Journal:
 
         await self._write(reset)
         rows = await self.query(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE state=? ORDER BY seq", (PENDING,)
+            f"SELECT {COLUMNS} FROM deliveries WHERE state=? ORDER BY seq", (PENDING,)
         )
-        return [_row_to_delivery(r) for r in rows]
+        return [delivery_from_row(r) for r in rows]
 
     async def start(self, delivery_id: str) -> None:
         def mark(conn: sqlite3.Connection) -> None:
@@ -396,108 +287,6 @@ class Journal:
 
     # -- reading -------------------------------------------------------------------
 
-    async def counts(self) -> dict[str, int]:
-        rows = await self.query("SELECT state, COUNT(*) AS n FROM deliveries GROUP BY state")
-        counts = {PENDING: 0, RUNNING: 0, DONE: 0, FAILED: 0}
-        counts.update({r["state"]: r["n"] for r in rows})
-        return counts
-
-    async def get(self, delivery_id: str) -> dict[str, Any] | None:
-        rows = await self.query("SELECT * FROM deliveries WHERE id=?", (delivery_id,))
-        return _row_summary(rows[0]) if rows else None
-
-    async def recent(
-        self, limit: int = 100, *, state: str = "", repo: str = ""
-    ) -> list[dict[str, Any]]:
-        """The latest deliveries, newest first, for the dashboard (no payloads, but privacy)."""
-        where, params = [], []
-        if state:
-            where.append("state=?")
-            params.append(state)
-        if repo:
-            where.append("repo=?")
-            params.append(repo)
-        rows = await self.query(
-            f"SELECT {_LISTED} FROM deliveries"
-            + (" WHERE " + " AND ".join(where) if where else "")
-            + " ORDER BY seq DESC LIMIT ?",
-            [*params, limit],
-        )  # fmt: skip
-        return [dict(r) for r in rows]
-
-    async def retrying(self, limit: int = 50) -> list[dict[str, Any]]:
-        """Deliveries waiting for another attempt after a failed one, soonest first."""
-        rows = await self.query(
-            f"SELECT {_LISTED} FROM deliveries WHERE state='pending' AND attempts > 0"
-            " ORDER BY next_attempt_at LIMIT ?",
-            (limit,),
-        )
-        return [dict(r) for r in rows]
-
-    async def repos(self) -> dict[str, bool]:
-        """Repository → whether it is private, as its latest delivery says."""
-        rows = await self.query(
-            "SELECT repo, json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
-            " FROM deliveries WHERE seq IN"
-            " (SELECT MAX(seq) FROM deliveries WHERE repo IS NOT NULL GROUP BY repo)"
-        )
-        return {r["repo"]: bool(r["private"]) for r in sorted(rows, key=lambda r: r["repo"])}
-
-    async def payload(self, delivery_id: str) -> bytes:
-        """A delivery's body, as received (the dispatcher does not keep it while it waits)."""
-        rows = await self.query("SELECT payload FROM deliveries WHERE id=?", (delivery_id,))
-        return bytes(rows[0]["payload"]) if rows else b""
-
-    async def known(self, delivery_ids: list[str]) -> set[str]:
-        """Which of these delivery ids the journal holds, in whatever state."""
-        found: set[str] = set()
-        for start in range(0, len(delivery_ids), 500):
-            chunk = delivery_ids[start : start + 500]
-            rows = await self.query(
-                f"SELECT id FROM deliveries WHERE id IN ({','.join('?' * len(chunk))})", chunk
-            )
-            found.update(r["id"] for r in rows)
-        return found
-
-    async def done_payloads(self, repo: str, number: int, limit: int = 20) -> list[bytes]:
-        """The payloads of the latest deliveries about one issue that were applied."""
-        rows = await self.query(
-            "SELECT payload FROM deliveries WHERE repo=? AND issue_number=? AND state=?"
-            " ORDER BY seq DESC LIMIT ?",
-            (repo, number, DONE, limit),
-        )
-        return [bytes(r["payload"]) for r in rows]
-
-    async def decided_after(
-        self, repo: str, number: int, comment_id: int, limit: int = 100
-    ) -> set[str]:
-        """What the applied command comments on an issue written after ``comment_id`` decided.
-
-        Each such delivery's outcome carries ``decided``: its comment's id and
-        the keys its commands settled (see ``slash/overtaken.py``).
-        """
-        rows = await self.query(
-            "SELECT outcome FROM deliveries WHERE repo=? AND issue_number=? AND state=?"
-            " AND event='issue_comment' AND outcome LIKE '%\"decided\"%'"
-            " ORDER BY seq DESC LIMIT ?",
-            (repo, number, DONE, limit),
-        )
-        keys: set[str] = set()
-        for row in rows:
-            decided = json.loads(row["outcome"]).get("decided") or {}
-            later = decided.get("comment")
-            if isinstance(later, int) and later > comment_id:
-                keys.update(str(k) for k in decided.get("keys") or ())
-        return keys
-
-    async def for_issue(self, repo: str, number: int, limit: int = 20) -> list[dict[str, Any]]:
-        """The latest deliveries about one issue, newest first (for /why)."""
-        rows = await self.query(
-            "SELECT * FROM deliveries WHERE repo=? AND issue_number=? ORDER BY seq DESC LIMIT ?",
-            (repo, number, limit),
-        )
-        return [_row_summary(r) for r in rows]
-
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
     if future.done():  # the caller gave up waiting (cancelled)
@@ -513,10 +302,3 @@ def _settle_all(
 ) -> None:
     for (_, future), result in zip(batch, results, strict=True):
         _settle(future, result, error)
-
-
-def _row_summary(row: sqlite3.Row) -> dict[str, Any]:
-    summary = {k: row[k] for k in row.keys() if k != "payload"}  # noqa: SIM118 - sqlite3.Row
-    if summary.get("outcome"):
-        summary["outcome"] = json.loads(summary["outcome"])
-    return summary

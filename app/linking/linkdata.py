@@ -1,0 +1,49 @@
+"""What a "Related requests" comment keeps in its marker: the links people pinned and hid, and
+the automatic ones last shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.linking.refs import OPAQUE, opaque, parse_ref
+from app.linking.scoring import Related
+from app.plan.actions import IssueRef
+
+
+@dataclass
+class LinkData:
+    """A links comment's marker data: what people decided, and what was last shown."""
+
+    pinned: list[str] = field(default_factory=list)
+    suppressed: list[str] = field(default_factory=list)
+    auto: list[str] = field(default_factory=list)
+    exists: bool = False  # the comment is on GitHub already
+
+    @classmethod
+    def from_marker(cls, data: Mapping[str, Any], exists: bool) -> LinkData:
+        pinned, suppressed = refs_in(data.get("pinned")), refs_in(data.get("suppressed"))
+        return cls(pinned, suppressed, refs_in(data.get("auto")), exists)
+
+    def as_data(self) -> dict[str, list[str]]:
+        found = {"pinned": self.pinned, "suppressed": self.suppressed, "auto": self.auto}
+        return {k: v for k, v in found.items() if v}
+
+    def mentions(self, ref: IssueRef, name: str) -> bool:
+        return bool({str(ref), opaque(ref)} & set(getattr(self, name)))
+
+
+def refs_in(value: Any) -> list[str]:
+    if not isinstance(value, list):
+        return []
+    return [str(v) for v in value if parse_ref(str(v)) or str(v).startswith(OPAQUE)]
+
+
+@dataclass
+class Shown:
+    """One issue's comment as planned: the automatic links it shows, for the other sides."""
+
+    ref: IssueRef
+    links: list[Related]
