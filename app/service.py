@@ -14,7 +14,7 @@ import aiohttp
 from aiohttp import web
 from gidgethub import routing
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.dashboard import pages as dashboard
 from app.github.app import GitHubApp
 from app.handlers import build_router

@@ -73,6 +73,7 @@ class Settings:
     retry_base_seconds: float = 2.0
     # The dashboard shows issue titles: it is off without a token, and asks for it once.
     dashboard_token: str | None = field(default=None, repr=False)
+    log_format: str = "text"  # FLYWHEEL_LOG_FORMAT: text for people, json for log shippers
 
     @property
     def has_credentials(self) -> bool:
@@ -127,6 +128,9 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise SettingsError(f"PORT must be a number, not {port_text!r}") from None
+        log_format = env.get("FLYWHEEL_LOG_FORMAT") or "text"
+        if log_format not in ("text", "json"):
+            raise SettingsError(f"FLYWHEEL_LOG_FORMAT must be text or json, not {log_format!r}")
         workers_text = env.get("FLYWHEEL_WORKERS", "8")
         if not workers_text.isdigit():
             raise SettingsError(f"FLYWHEEL_WORKERS must be a whole number, not {workers_text!r}")
@@ -140,6 +144,7 @@ class Settings:
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
             "dashboard_token": env.get("FLYWHEEL_DASHBOARD_TOKEN") or None,
+            "log_format": log_format,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),
             "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),

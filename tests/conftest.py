@@ -18,7 +18,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import settings
 
-from app.config.loader import Config, load_config
+from app.config.loader import load_config
+from app.config.model import Config
 from app.github.app import GitHubApp
 from app.observe.metrics import standard_metrics
 from app.service import STATE, AppState, create_app

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from app.config import commands
-from app.config.loader import Config
+from app.config.model import Config
 from tests.commenting import replies, say
 from tests.conftest import ORG, REPO, Flywheel
 from tests.test_commands_basic import grant, plain_issue

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.dashboard import access, pages
 from tests import payloads
 from tests.commenting import say

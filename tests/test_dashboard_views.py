@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.dashboard import graph, views
 from app.github.client import RateLimitState
 from app.linking.scoring import Request

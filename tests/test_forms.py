@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config.loader import FieldSpec, Match, Workflow
+from app.config.model import FieldSpec, Match, Workflow
 from app.workflows import forms
 
 WORKFLOW = Workflow(

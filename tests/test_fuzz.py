@@ -30,7 +30,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.config import commands
-from app.config.loader import ConfigError, load_config
+from app.config.errors import ConfigError
+from app.config.loader import load_config
 from app.service import STATE, create_app
 from app.settings import Settings
 from app.slash import grammar

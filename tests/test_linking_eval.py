@@ -10,7 +10,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.linking.requests import scoring_of
 from app.linking.scoring import Thesaurus
 from app.linking.text import terms

@@ -146,7 +146,8 @@ def test_failed_guids_groups_attempts_and_keeps_only_never_successful() -> None:
 def test_bad_redelivery_settings_are_refused_with_the_line(tmp_path: Path, value: str) -> None:
     import shutil
 
-    from app.config.loader import ConfigError, load_config
+    from app.config.errors import ConfigError
+    from app.config.loader import load_config
     from tests.conftest import ROOT
 
     folder = tmp_path / "cfg"

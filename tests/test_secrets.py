@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests import payloads
 from tests.commenting import replies
@@ -25,10 +26,15 @@ from tests.test_commands_basic import plain_issue
 from tests.test_service_process import free_port, start_flywheel
 
 
+@pytest.mark.parametrize("log_format", ["text", "json"])
 async def test_no_secret_in_logs_journal_replies_or_pages(
-    fake: Any, fake_url: str, private_key: str, tmp_path: Path
+    fake: Any, fake_url: str, private_key: str, tmp_path: Path, log_format: str
 ) -> None:
-    env = {**app_env(fake_url, private_key, tmp_path), "GITHUB_WEBHOOK_SECRET": SECRET}
+    env = {
+        **app_env(fake_url, private_key, tmp_path),
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "FLYWHEEL_LOG_FORMAT": log_format,
+    }
     port = free_port()
     proc = await start_flywheel(env, port, "--log-level", "DEBUG")
     base = f"http://127.0.0.1:{port}"
@@ -88,6 +94,10 @@ async def test_no_secret_in_logs_journal_replies_or_pages(
     said = "\n".join(
         [output, *pages, *(str(r) for r in rows)] + [c["body"] for c in fake.comments.values()]
     )
+    if log_format == "json":
+        lines = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+        failed = [line for line in lines if "failed" in line["message"] and "delivery" in line]
+        assert failed and all(line["repository"] == REPO for line in failed), "keyed lines"
     (reply,) = replies(fake, other)
     assert "was not run" in reply, "the refusal was written, and searched"
     key_lines = [line for line in private_key.splitlines() if "PRIVATE KEY" not in line]

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from app.config.errors import ConfigError, ConfigErrors
 from app.config.formcheck import check_forms, workflow_of_form
-from app.config.loader import Config, ConfigError, load_config
+from app.config.loader import load_config
+from app.config.model import Config
 from tests import payloads
 from tests.conftest import ORG, REPO, ROOT
 from tests.forms_render import FORMS, load_form
@@ -206,3 +208,50 @@ def test_a_macro_printed_without_safe_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(folder)
     assert (caught.value.file, caught.value.line) == ("event-hub.md.j2", 3)
+
+
+def test_every_problem_of_every_file_is_reported_in_one_run(tmp_path: Path) -> None:
+    folder = write_config(
+        tmp_path,
+        "first.yaml",
+        "match: {labels: [x]}\n"
+        "fields:\n"
+        "  a: {heading: A, type: colour}\n"
+        "  b: {heading: B, requried: true}\n"
+        "labels:\n"
+        "  - {name: 'c: {nope}', color: blue}\n",
+    )
+    (folder / "second.yaml").write_text("match: {labels: [y]}\nboard: {owner: o, number: one}\n")
+    (folder / "flywheel.yaml").write_text(
+        f"templates: {ROOT / 'templates'}\nlinking:\n  threshold: 3\n  max_links: -1\n"
+    )
+    with pytest.raises(ConfigErrors) as caught:
+        load_config(folder)
+    found = {(e.file, e.line, e.path) for e in caught.value.errors}
+    assert found == {
+        ("first.yaml", 3, "fields.a.type"),
+        ("first.yaml", 4, "fields.b.requried"),
+        ("first.yaml", 6, "labels.0.color"),
+        ("second.yaml", 2, "board.number"),
+        ("flywheel.yaml", 3, "linking.threshold"),
+        ("flywheel.yaml", 4, "linking.max_links"),
+    }
+    reasons = " | ".join(e.reason for e in caught.value.errors)
+    assert "unknown key 'requried' in field 'b' (known: choices, heading, required, type)" in (
+        reasons
+    )
+    assert "label colour 'blue' must be six hex digits" in reasons
+    # The placeholder check runs on what the schema accepted: it needs a valid label first.
+    result = run_cli("check-config", str(folder), "--forms", str(tmp_path / "none"))
+    assert result.returncode == 2
+    assert "configuration refused (6 problems)" in result.stderr
+    assert "second.yaml:2: 'number' must be a number (at board.number)" in result.stderr
+
+
+def test_one_problem_is_a_plain_config_error_with_its_key_path(tmp_path: Path) -> None:
+    folder = write_config(tmp_path, "w.yaml", "match: {labels: [x]}\nroles: {Tester: 1}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(folder)
+    assert not isinstance(caught.value, ConfigErrors)
+    assert (caught.value.line, caught.value.path) == (2, "roles.Tester")
+    assert str(caught.value) == "w.yaml:2: 'Tester' must be text (at roles.Tester)"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.github.app import GitHubApp
 from app.intake.reminders import sweep
 from app.plan.comments import Caches

@@ -22,7 +22,7 @@ def cmd_remind(args: argparse.Namespace) -> int:
 
     settings = live_settings_or_exit("remind")
     config = load_config_or_exit(settings.config_dir)
-    logs.configure("WARNING")
+    logs.configure("WARNING", settings.log_format)
     today = date.fromisoformat(args.today) if args.today else None
 
     async def run() -> int:
@@ -52,7 +52,7 @@ def cmd_setup(args: argparse.Namespace) -> int:
 
     settings = live_settings_or_exit("setup")
     config = load_config_or_exit(settings.config_dir)
-    logs.configure("WARNING")
+    logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
         async with aiohttp.ClientSession() as session:
@@ -91,7 +91,7 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     settings = live_settings_or_exit("index")
     config = load_config_or_exit(settings.config_dir)
-    logs.configure("WARNING")
+    logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
         index = RequestIndex(settings.db_path)
@@ -124,7 +124,7 @@ def cmd_redeliver(args: argparse.Namespace) -> int:
     from app.store.journal import Journal
 
     settings = live_settings_or_exit("redeliver")
-    logs.configure("WARNING")
+    logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
         journal = Journal(settings.db_path)

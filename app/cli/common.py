@@ -11,7 +11,9 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.config.loader import Config, ConfigError, load_config
+from app.config.errors import ConfigError
+from app.config.loader import load_config
+from app.config.model import Config
 from app.settings import Settings, SettingsError
 
 DEFAULT_FORMS = ".github/ISSUE_TEMPLATE"
@@ -21,7 +23,11 @@ def load_config_or_exit(directory: Path) -> Config:
     try:
         return load_config(directory)
     except ConfigError as exc:
-        print(f"flywheel: configuration refused: {exc}", file=sys.stderr)
+        problems = getattr(exc, "errors", [exc])
+        count = f"{len(problems)} problems" if len(problems) > 1 else "1 problem"
+        print(f"flywheel: configuration refused ({count}):", file=sys.stderr)
+        for problem in problems:
+            print(f"  {Exception.__str__(problem)}", file=sys.stderr)
         raise SystemExit(2) from None
 
 

@@ -29,7 +29,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"flywheel: cannot start: {exc}", file=sys.stderr)
         return 2
     config = load_config_or_exit(settings.config_dir)
-    logs.configure(args.log_level)
+    logs.configure(args.log_level, settings.log_format)
     host = args.host or settings.listen_host()
     if settings.dry_run:
         reason = (

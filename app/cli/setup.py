@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from app.config.labels import LabelSpec
-from app.config.loader import Config, Workflow, fill, placeholders
+from app.config.model import Config, Workflow, fill, placeholders
 from app.github import projects
 from app.github.client import GitHubClient
 

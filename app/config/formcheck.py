@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from app.config.loader import Config, Workflow
+from app.config.model import Config, Workflow
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,8 @@ import cachetools
 import yaml
 
 from app.config import yamlmarks
-from app.config.loader import HANDLE, BoardSpec, Config, ConfigError
+from app.config.errors import ConfigError
+from app.config.model import HANDLE, BoardSpec, Config
 from app.github.client import GitHubClient
 from app.github.errors import PermanentGitHubError, classify
 

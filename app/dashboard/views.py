@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.linking.scoring import Request
 from app.store.facts import IssueFact, Link, Membership
 from app.workflows import forms

@@ -32,6 +32,7 @@ from app.github.errors import (
     is_rate_limited,
     retry_after_seconds,
 )
+from app.github.operations import operation_of
 from app.observe.metrics import Metrics
 
 log = logging.getLogger("flywheel.github")
@@ -102,17 +103,21 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         attempt = 0
         while True:
             attempt += 1
+            call_started = time.perf_counter()
             try:
                 status, resp_headers, data = await asyncio.wait_for(
                     super()._request(method, url, headers, body), self._timeout
                 )
             except (TimeoutError, aiohttp.ClientError) as exc:
-                self._metrics.inc("flywheel_github_calls_total", kind=kind, status="error")
+                self._metrics.github_calls.labels(kind=kind, status="error").inc()
                 if repeatable(method, url) and attempt < INLINE_ATTEMPTS:
                     await asyncio.sleep(_backoff(attempt))
                     continue
                 raise TransientGitHubError(f"{method} {url}: {type(exc).__name__}") from exc
-            self._metrics.inc("flywheel_github_calls_total", kind=kind, status=str(status))
+            self._metrics.github_calls.labels(kind=kind, status=str(status)).inc()
+            self._metrics.github_call_seconds.labels(operation=operation_of(method, url)).observe(
+                time.perf_counter() - call_started
+            )
             self._note_rate_limit(resp_headers)
             wait = self._inline_retry_wait(method, url, kind, status, resp_headers, data, attempt)
             if wait is None:

@@ -14,7 +14,8 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from app.config.loader import Config, ConfigError
+from app.config.errors import ConfigError
+from app.config.model import Config
 from app.config.overrides import OVERRIDE_PATH, RepoOverrides
 from app.config.render import neutralise
 from app.github.app import GitHubApp

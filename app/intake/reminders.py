@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from app.config.loader import Config, Workflow
+from app.config.model import Config, Workflow
 from app.config.render import Renderer, renderer_for, trusted
 from app.github.app import GitHubApp, installation_repositories
 from app.github.client import GitHubClient

@@ -19,12 +19,12 @@ from aiohttp import web
 from gidgethub import ValidationFailure, routing, sansio
 
 from app import __version__
-from app.config.loader import Config
+from app.config.model import Config
 from app.github.app import GitHubApp
 from app.intake.processor import Processor
 from app.intake.worker import Dispatcher
 from app.linking.index import RequestIndex
-from app.observe.metrics import Metrics
+from app.observe.metrics import CONTENT_TYPE, Metrics
 from app.settings import Settings
 from app.store.delivery import Delivery
 from app.store.facts import Facts
@@ -86,66 +86,75 @@ def verify_signature(body: bytes, header: str | None, secret: str) -> str | None
 
 
 async def webhook(request: web.Request) -> web.Response:
+    """Verify, journal, answer; the time it takes is ``flywheel_intake_seconds``."""
+    started = time.perf_counter()
+    try:
+        return await _receive(request)
+    finally:
+        request.app[STATE].metrics.intake_seconds.observe(time.perf_counter() - started)
+
+
+async def _receive(request: web.Request) -> web.Response:
     state = request.app[STATE]
     metrics = state.metrics
     if not state.accepting:
         return _answer(503, "shutting down; GitHub may redeliver later")
     if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        metrics.inc("flywheel_rejected_total", reason="too_large")
+        metrics.rejected.labels(reason="too_large").inc()
         return _answer(413, "payload over GitHub's 25 MB cap")
     try:
         body = await request.read()
     except web.HTTPRequestEntityTooLarge:
-        metrics.inc("flywheel_rejected_total", reason="too_large")
+        metrics.rejected.labels(reason="too_large").inc()
         return _answer(413, "payload over GitHub's 25 MB cap")
     secret = state.settings.webhook_secret
     if secret:
         problem = verify_signature(body, request.headers.get("X-Hub-Signature-256"), secret)
         if problem:
-            metrics.inc("flywheel_rejected_total", reason="signature")
+            metrics.rejected.labels(reason="signature").inc()
             log.warning(
                 "rejected delivery %s: %s", request.headers.get("X-GitHub-Delivery"), problem
             )
             return _answer(401, problem)
     content_type = request.headers.get("Content-Type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
-        metrics.inc("flywheel_rejected_total", reason="content_type")
+        metrics.rejected.labels(reason="content_type").inc()
         return _answer(415, "set the webhook's content type to application/json")
     event_name = request.headers.get("X-GitHub-Event", "")
     delivery_id = request.headers.get("X-GitHub-Delivery", "")
     if not event_name or not delivery_id:
-        metrics.inc("flywheel_rejected_total", reason="headers")
+        metrics.rejected.labels(reason="headers").inc()
         return _answer(400, "X-GitHub-Event and X-GitHub-Delivery headers are required")
     if not _EVENT_NAME.fullmatch(event_name) or not _DELIVERY_ID.fullmatch(delivery_id):
         # GitHub's are a snake_case word and a GUID; anything else (bytes that are not
         # text, say) must not reach the journal, the log or our answer.
-        metrics.inc("flywheel_rejected_total", reason="headers")
+        metrics.rejected.labels(reason="headers").inc()
         return _answer(400, "X-GitHub-Event or X-GitHub-Delivery is not in GitHub's form")
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        metrics.inc("flywheel_rejected_total", reason="json")
+        metrics.rejected.labels(reason="json").inc()
         return _answer(400, "body is not valid JSON")
     if not isinstance(data, dict):
-        metrics.inc("flywheel_rejected_total", reason="json")
+        metrics.rejected.labels(reason="json").inc()
         return _answer(400, "body must be a JSON object")
     if event_name == "ping":
         return _answer(200, "pong", zen=str(data.get("zen", ""))[:200])
     if not isinstance(data.get("action", ""), str):  # the router looks actions up by value
-        metrics.inc("flywheel_rejected_total", reason="json")
+        metrics.rejected.labels(reason="json").inc()
         return _answer(400, "action must be a string")
     event = sansio.Event(data, event=event_name, delivery_id=delivery_id)
     if not state.router.fetch(event):
         action = data.get("action")
         kind = f"{event_name}.{action}" if isinstance(action, str) else event_name
-        metrics.inc("flywheel_deliveries_total", event=kind[:80], outcome="ignored")
+        metrics.webhooks.labels(event=kind[:80], outcome="ignored").inc()
         return _answer(200, f"no handler for {kind[:80]}; nothing to do")
     delivery = Delivery.from_body(delivery_id, event_name, body, data)
     stored = await state.journal.record(delivery)
     if stored is None:
-        metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome="duplicate")
+        metrics.webhooks.labels(event=delivery.event_action, outcome="duplicate").inc()
         return _answer(200, "already received; not processed again", delivery=delivery_id)
-    metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome="accepted")
+    metrics.webhooks.labels(event=delivery.event_action, outcome="accepted").inc()
     if state.dispatcher is not None:
         state.dispatcher.submit(stored)
     return _answer(202, "accepted", delivery=delivery_id)
@@ -167,7 +176,7 @@ async def healthz(request: web.Request) -> web.Response:
 
 async def metrics_page(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    return web.Response(text=state.metrics.render(), content_type="text/plain", charset="utf-8")
+    return web.Response(body=state.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def add_routes(app: web.Application, state: AppState) -> None:

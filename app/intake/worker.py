@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from app.github.errors import PermanentGitHubError, TransientGitHubError, classify
+from app.observe import logs
 from app.observe.metrics import Metrics
 from app.store.delivery import DONE, FAILED, Delivery
 from app.store.journal import Journal
@@ -197,6 +198,16 @@ class Dispatcher:
         self._check_idle()
 
     async def _run(self, delivery: Delivery) -> str:
+        with logs.delivery_context(
+            delivery=delivery.id,
+            event=delivery.event_action,
+            installation=delivery.installation_id,
+            repository=delivery.repo,
+            issue=delivery.issue_number,
+        ):
+            return await self._attempt(delivery)
+
+    async def _attempt(self, delivery: Delivery) -> str:
         attempt = self._attempts.get(delivery.id, 0) + 1
         self._attempts[delivery.id] = attempt
         started = time.monotonic()
@@ -228,7 +239,7 @@ class Dispatcher:
                 await self._journal.postpone(
                     delivery.id, at=time.time() + delay, error=str(classified)
                 )
-                self._metrics.inc("flywheel_retries_total", event=delivery.event)
+                self._metrics.retries.labels(event=delivery.event).inc()
                 log.warning(
                     "%s attempt %d: %s; retrying in %.1fs",
                     delivery.event_action,
@@ -257,6 +268,8 @@ class Dispatcher:
         return "done"
 
     def _count(self, delivery: Delivery, outcome: str, duration: float) -> None:
-        self._metrics.inc("flywheel_deliveries_total", event=delivery.event_action, outcome=outcome)
-        self._metrics.inc("flywheel_processing_seconds_sum", duration)
-        self._metrics.inc("flywheel_processing_seconds_count")
+        metrics = self._metrics
+        metrics.deliveries.labels(event=delivery.event_action, outcome=outcome).inc()
+        metrics.processing_seconds.observe(duration)
+        waited = max(0.0, time.time() - delivery.received_at)
+        metrics.delivery_seconds.labels(event=delivery.event_action).observe(waited)

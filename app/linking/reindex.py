@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.github.app import installation_repository_objects
 from app.github.client import GitHubClient
 from app.linking.index import RequestIndex

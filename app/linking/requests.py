@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config.loader import Config, LinkingSettings
+from app.config.model import Config, LinkingSettings
 from app.linking.scoring import Request, Scoring, Thesaurus, is_need_label
 from app.workflows import forms
 from app.workflows import rules as workflows

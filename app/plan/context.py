@@ -11,7 +11,7 @@ from app.plan.actions import Action, IssueRef
 from app.plan.comments import CommentLists
 
 if TYPE_CHECKING:
-    from app.config.loader import Config
+    from app.config.model import Config
     from app.github.client import GitHubClient
     from app.github.permissions import PermissionChecker
     from app.linking.index import RequestIndex

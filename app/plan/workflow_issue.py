@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config.loader import Workflow
+from app.config.model import Workflow
 from app.config.render import renderer_for, trusted
 from app.plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
 from app.plan.context import HandlerContext

@@ -9,7 +9,7 @@ from typing import Any
 
 from app.config import commands
 from app.config.labels import LabelSpec
-from app.config.loader import fill
+from app.config.model import fill
 from app.config.render import trusted
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun, community_slug

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.config.labels import LabelSpec
-from app.config.loader import Workflow
+from app.config.model import Workflow
 from app.config.render import renderer_for, trusted
 from app.github.permissions import Commenter, PermissionChecker
 from app.plan.actions import (

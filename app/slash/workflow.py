@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.config.loader import Workflow
+from app.config.model import Workflow
 from app.config.render import renderer_for, trusted
 from app.plan.actions import IssueRef, OpenIssue, SetIssueSection
 from app.plan.workflow_issue import plan_with_links

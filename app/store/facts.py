@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config.loader import Config
+from app.config.model import Config
 from app.workflows import forms, membership
 from app.workflows import rules as workflows
 from app.workflows.markers import LINKS_KEY

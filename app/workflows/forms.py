@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from app.config.loader import FieldSpec, Workflow
+from app.config.model import FieldSpec, Workflow
 from app.workflows import checklists
 
 _HEADING = re.compile(r"^#{3}\s+(.+?)\s*#*\s*$")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from app.config.loader import ReminderSpec, Workflow
+from app.config.model import ReminderSpec, Workflow
 from app.workflows import forms
 
 

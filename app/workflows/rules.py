@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.config.labels import LabelSpec
-from app.config.loader import Config, LabelRule, Workflow, fill
+from app.config.model import Config, LabelRule, Workflow, fill
 from app.workflows import checklists, forms
 
 COMMENT_KEY_PREFIX = "workflow."
