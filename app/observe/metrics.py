@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
 
 # The text format every Prometheus reads; our names are plain ASCII, so the library's output
 # is the same under 0.0.4 and its newer 1.0.0.
@@ -28,6 +35,7 @@ class Metrics:
     """The App's instruments, each declared once with its help text and label names."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # the *_created series say when the process started: noise
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.webhooks = Counter(
