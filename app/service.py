@@ -22,6 +22,7 @@ from app.intake import redeliver, reminders, server
 from app.intake.processor import Processor
 from app.intake.server import MAX_BODY_BYTES, STATE, AppState
 from app.intake.worker import Dispatcher
+from app.linking import embeddings, upgrade
 from app.linking.index import RequestIndex
 from app.observe.metrics import standard_metrics
 from app.plan.comments import Caches
@@ -60,6 +61,19 @@ def _background_passes(state: AppState, caches: Caches) -> list[asyncio.Task[Non
     return [asyncio.create_task(p) for p in passes]
 
 
+def linking_model(settings: Settings) -> embeddings.Loaded:
+    if (settings.embedding_model or "").lower() == "off":
+        return embeddings.Loaded(None, "turned off (FLYWHEEL_EMBEDDING_MODEL=off)")
+    return embeddings.load(settings.embedding_model)
+
+
+def linking_status(model: embeddings.Loaded) -> dict[str, object]:
+    """What /healthz says of linking (beside how far the index's vectors got)."""
+    if model.embedder is None:
+        return {"by": "words", "problem": model.problem}
+    return {"by": "meaning", "model": model.embedder.model_id}
+
+
 def create_app(
     settings: Settings,
     config: Config,
@@ -86,7 +100,10 @@ def create_app(
             state.github = GitHubApp.from_settings(state.session, settings, metrics)
         caches = Caches()
         # The request index shares the journal's file (FLYWHEEL_DB); it is a cache of GitHub.
-        state.index = RequestIndex(settings.db_path)
+        model = linking_model(settings)
+        state.index = RequestIndex(settings.db_path, model.embedder)
+        progress = upgrade.Progress()
+        state.linking, state.linking_progress = linking_status(model), progress
         state.facts = Facts(settings.db_path)  # the same: what the dashboard shows
         state.processor = Processor(
             router=state.router,
@@ -116,6 +133,8 @@ def create_app(
         if start_workers:
             await state.dispatcher.start()
         background = _background_passes(state, caches) if start_workers else []
+        if state.index.meaning is not None:
+            background.append(asyncio.create_task(upgrade.run(state.index, progress)))
         yield
         for task in background:
             task.cancel()

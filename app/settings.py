@@ -73,6 +73,9 @@ class Settings:
     retry_base_seconds: float = 2.0
     # The dashboard shows issue titles: it is off without a token, and asks for it once.
     dashboard_token: str | None = field(default=None, repr=False)
+    # FLYWHEEL_EMBEDDING_MODEL: a folder with model.onnx and tokenizer.json; "off": words only;
+    # unset: the shipped all-MiniLM-L6-v2 (int8).
+    embedding_model: str | None = None
     log_format: str = "text"  # FLYWHEEL_LOG_FORMAT: text for people, json for log shippers
 
     @property
@@ -145,6 +148,7 @@ class Settings:
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
             "dashboard_token": env.get("FLYWHEEL_DASHBOARD_TOKEN") or None,
             "log_format": log_format,
+            "embedding_model": env.get("FLYWHEEL_EMBEDDING_MODEL") or None,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),
             "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),

@@ -1,148 +1,252 @@
-"""Linking: how well related requests are found, and how fast, at the configured threshold.
+"""Linking: how well related requests are found, and how fast.
 
-Quality, on the evaluation set (tests/data/linking-eval.yaml): precision and
-recall over its labelled pairs at several thresholds, with and without the
-shipped thesaurus; "strict precision" counts every pair of different needs as
-a wrong link, not only the labelled hard negatives.
+Quality, on the development set (``../shared/linking-dev``: 154 requests, 28 communities,
+143 related pairs among 11,431 cross-community pairs, 622 of them hard negatives), for three
+linkers scored over every cross-community pair:
 
-Speed, on synthetic requests generated here (the evaluation set's words plus
-a Zipf-distributed vocabulary, 500 communities): indexing rate, related-request
-lookup latency (p50/p95/p99) against the cost of the bare BM25 query it starts
-from (the baseline, same process), and the process's peak RSS.
+- words: Flywheel's lexical linker (BM25 candidates, damped tf-idf, thesaurus), the one
+  used when the embedding model is unavailable;
+- plain cosine: the same MiniLM vectors, not centred;
+- meaning: what Flywheel ships (centred MiniLM cosine, ``linking.meaning_threshold`` posts,
+  the best ``linking.suggestions`` per request from ``linking.suggest_threshold`` suggested).
 
-    python bench/linking.py [--requests 100000] [--lookups 1000]
+Each at the shipped setting where it has one, at its best threshold, and cross-validated:
+2-fold by need (the needs and the singletons split in halves, 5 seeds), the threshold chosen
+on one half by the rule used to choose the shipped one and measured on the other.
+
+Speed and size: embedding per request on one core, related-request lookup p50/p95 with
+100,000 indexed vectors, the process's RSS with the model and those vectors, and quality
+with the dev set hidden among embedded distractors.
+
+    python bench/linking.py [--dev ../shared/linking-dev] [--vectors 100000] [--distractors 2000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import resource
-import statistics
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app.config.loader import load_config
+from app.linking import embeddings
 from app.linking.index import RequestIndex
+from app.linking.meaning import embedding_text
 from app.linking.requests import scoring_of
-from app.linking.scoring import Request, Scoring, Thesaurus
-from app.linking.text import plain_text, terms
-from tests.linking_eval import evaluate, load
-
-THRESHOLDS = (0.15, 0.2, 0.225, 0.25, 0.275, 0.3, 0.35)
+from app.linking.scoring import Request, Scoring
 
 
-def quality(configured: Scoring) -> None:
-    evalset = load()
-    print(
-        f"Evaluation set: {len(evalset.requests)} requests, {len(evalset.related)} related pairs, "
-        f"{len(evalset.unrelated)} labelled unrelated pairs "
-        f"({len(evalset.all_unrelated())} pairs of different needs in all)\n"
-    )
-    print("| thesaurus | threshold | precision | recall | strict precision | wrong links |")
-    print("|---|---|---|---|---|---|")
-    for label, thesaurus in (("shipped", configured.thesaurus), ("none", Thesaurus())):
-        for threshold in THRESHOLDS:
-            changed = {"threshold": threshold, "thesaurus": thesaurus}
-            r = evaluate(evalset, Scoring(**{**configured.__dict__, **changed}))
-            chosen = threshold == configured.threshold and label == "shipped"
-            mark = " ← configured" if chosen else ""
-            print(
-                f"| {label} | {threshold}{mark} | {r.precision:.3f} | {r.recall:.3f} | "
-                f"{r.strict_precision:.3f} | {r.strict_false_positives} |"
-            )
-    print()
+class DevSet:
+    def __init__(self, folder: Path) -> None:
+        raw = json.loads((folder / "requests.json").read_text())
+        needs = json.loads((folder / "needs.json").read_text())
+        self.requests = [
+            Request(1, r["repo"], i + 1, r["title"], r["body"], community=r["community"])
+            for i, r in enumerate(raw)
+        ]
+        self.ids = [r["id"] for r in raw]
+        position = {rid: i for i, rid in enumerate(self.ids)}
+        lines = (folder / "pairs.json").read_text().splitlines()
+        pairs = [json.loads(line.rstrip(",")) for line in lines if line.startswith("{")]
+        self.a = np.array([position[p["a"]] for p in pairs])
+        self.b = np.array([position[p["b"]] for p in pairs])
+        self.related = np.array([p["related"] for p in pairs])
+        self.hard = np.array([p["kind"] == "hard-negative" for p in pairs])
+        self.need = {rid: n["key"] for n in needs["needs"] for rid in n["ids"]}
+        self.singletons = sorted(needs["singletons"])
+
+    def folds(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pairs touching each half: needs and singletons split at random, by need."""
+        rng = random.Random(seed)
+        keys = sorted(set(self.need.values()))
+        rng.shuffle(keys)
+        singles = list(self.singletons)
+        rng.shuffle(singles)
+        half = set(keys[: len(keys) // 2]) | set(singles[: len(singles) // 2])
+        side = np.array([self.need.get(i, i) in half for i in self.ids])
+        return side[self.a] | side[self.b], ~side[self.a] | ~side[self.b]
 
 
-def synthetic(count: int, seed: int = 7) -> list[Request]:
-    """Requests that look like the real ones to an index: real domain words, a long tail."""
-    rng = random.Random(seed)
-    evalset = load()
-    domain = sorted(
-        {w for r in evalset.requests.values() for w in plain_text(f"{r.title} {r.body}").split()}
-    )
-    tail = [f"{rng.choice('bcdfghklmnprstvz')}{rng.choice('aeiou')}{i:x}x" for i in range(20000)]
-    weights = [1.0 / (rank + 1) for rank in range(len(tail))]
-    repos = [f"example-org/repo{i}" for i in range(40)]
-    found = []
-    for n in range(count):
-        words = rng.choices(domain, k=18) + rng.choices(tail, weights=weights, k=22)
-        rng.shuffle(words)
-        found.append(
-            Request(
-                installation=1,
-                repo=rng.choice(repos),
-                number=n + 1,
-                title=" ".join(words[:6]),
-                body=" ".join(words[6:]),
-                community=f"community-{rng.randrange(500)}",
-                labels=(rng.choice(("support", "event", "", "priority: high")),),
-                private=rng.random() < 0.2,
-            )
-        )
+def prf(dev: DevSet, predicted: np.ndarray, mask: np.ndarray | None = None) -> tuple[float, ...]:
+    m = np.ones(len(predicted), bool) if mask is None else mask
+    y = dev.related
+    tp = int((predicted & y & m).sum())
+    fp = int((predicted & ~y & m).sum())
+    fn = int((~predicted & y & m).sum())
+    p = tp / (tp + fp) if tp + fp else 0.0
+    r = tp / (tp + fn) if tp + fn else 0.0
+    hard = int((predicted & dev.hard & m).sum()) / max(1, int((dev.hard & m).sum()))
+    return p, r, 2 * p * r / (p + r) if p + r else 0.0, hard
+
+
+def f_beta(p: float, r: float, beta: float) -> float:
+    return (1 + beta**2) * p * r / (beta**2 * p + r) if p + r else 0.0
+
+
+def best(dev: DevSet, scores: np.ndarray, mask: np.ndarray | None, beta: float) -> float:
+    """The threshold with the best F-beta on the masked pairs."""
+    top, chosen = -1.0, float(scores.max())
+    for t in np.unique(np.round(scores, 3)):
+        p, r, _, _ = prf(dev, scores >= t, mask)
+        if (f := f_beta(p, r, beta)) > top:
+            top, chosen = f, float(t)
+    return chosen
+
+
+def precision_at_recall(dev: DevSet, scores: np.ndarray, recall: float) -> float:
+    found = 0.0
+    for t in np.unique(np.round(scores, 3)):
+        p, r, _, _ = prf(dev, scores >= t)
+        if r >= recall:
+            found = max(found, p)
     return found
 
 
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
+def cross_validated(dev: DevSet, scores: np.ndarray, beta: float) -> tuple[float, ...]:
+    results = []
+    for seed in range(5):
+        first, second = dev.folds(seed)
+        for tune, test in ((first, second), (second, first)):
+            results.append(prf(dev, scores >= best(dev, scores, tune, beta), test))
+    return tuple(float(x) for x in np.mean(results, axis=0))
 
 
-def speed(scoring: Scoring, count: int, lookups: int) -> None:
-    requests = synthetic(count)
+def lexical_scores(dev: DevSet, scoring: Scoring) -> np.ndarray:
+    index = RequestIndex()
+    index.upsert_many(dev.requests)
+    everything = replace(scoring, threshold=-1.0)
+    out = np.zeros(len(dev.a))
+    for k, (i, j) in enumerate(zip(dev.a, dev.b, strict=True)):
+        found = index.score(dev.requests[i], dev.requests[j], everything)
+        out[k] = found.score if found else 0.0
+    index.close()
+    return out
+
+
+def row(name: str, setting: str, dev: DevSet, scores: np.ndarray, t: float | None) -> str:
+    shipped = "—"
+    if t is not None:
+        p, r, f, h = prf(dev, scores >= t)
+        shipped = f"P {p:.2f}, R {r:.2f}, F1 {f:.2f} (hard-neg. FPR {h:.3f})"
+    best_t = best(dev, scores, None, 1.0)
+    bp, br, bf, _ = prf(dev, scores >= best_t)
+    cp, cr, cf, _ = cross_validated(dev, scores, 1.0)
+    return (
+        f"| {name} | {setting} | {shipped} | {bf:.3f} (P {bp:.2f}, R {br:.2f}) | "
+        f"{precision_at_recall(dev, scores, 0.6):.2f} | P {cp:.2f}, R {cr:.2f}, F1 {cf:.3f} |"
+    )
+
+
+def quality(dev: DevSet, scoring: Scoring, suggestions: int) -> None:
+    loaded = embeddings.load()
+    assert loaded.embedder is not None, loaded.problem
+    embedder = loaded.embedder
+    texts = [embedding_text(r) for r in dev.requests]
+    started = time.perf_counter()
+    ours = np.vstack([embedder.embed([t]) for t in texts])
+    per_request = (time.perf_counter() - started) / len(texts) * 1000
+    plain = ours * 0  # the same model without the centre
+    centre, embedder.centre = embedder.centre, None
+    plain = np.vstack([embedder.embed([t]) for t in texts])
+    embedder.centre = centre
+    words = lexical_scores(dev, scoring)
+    cosine = np.einsum("ij,ij->i", plain[dev.a], plain[dev.b])
+    meaning = np.einsum("ij,ij->i", ours[dev.a], ours[dev.b])
+    print(f"Development set: {len(dev.requests)} requests, {int(dev.related.sum())} related pairs "
+          f"of {len(dev.a):,}, {int(dev.hard.sum())} hard negatives\n")  # fmt: skip
+    print("| linker | setting | at the shipped setting | best F1 | best P at R ≥ 0.6 |"
+          " cross-validated (2-fold by need) |")  # fmt: skip
+    print("|---|---|---|---|---|---|")
+    print(row("words (old)", f"threshold {scoring.threshold}", dev, words, scoring.threshold))
+    print(row("plain cosine", "—", dev, cosine, None))
+    print(row("meaning (posted)", f"threshold {scoring.meaning_threshold}", dev, meaning,
+              scoring.meaning_threshold))  # fmt: skip
+    posted = meaning >= scoring.meaning_threshold
+    cp, cr, _, _ = precision_tuned(dev, meaning)
+    print(f"\nPosted links, threshold chosen for precision (F0.5) on one half, measured on the "
+          f"other: P {cp:.2f}, R {cr:.2f}")  # fmt: skip
+    suggested = two_tiers(dev, ours, scoring, suggestions)
+    both = posted | suggested
+    per = np.bincount(np.concatenate([dev.a[suggested], dev.b[suggested]]),
+                      minlength=len(dev.requests))  # fmt: skip
+    p, r, _, _ = prf(dev, both)
+    print(f"Both tiers (posted + possible connections): recall {r:.3f}, precision {p:.2f}, "
+          f"{int(suggested.sum())} suggestions, at most {per.max()} on one request "
+          f"(mean {per.mean():.2f})")  # fmt: skip
+    print(f"Embedding: {per_request:.1f} ms a request (one core, {embedder.model_id})\n")
+
+
+def precision_tuned(dev: DevSet, scores: np.ndarray) -> tuple[float, ...]:
+    return cross_validated(dev, scores, 0.5)
+
+
+def two_tiers(dev: DevSet, vectors: np.ndarray, scoring: Scoring, k: int) -> np.ndarray:
+    """Possible connections as the App computes them (Meaning.possible), as a pair mask."""
     with tempfile.TemporaryDirectory() as tmp:
-        index = RequestIndex(Path(tmp) / "bench.db")
-        started = time.perf_counter()
-        for start in range(0, len(requests), 1000):
-            index.upsert_many(requests[start : start + 1000])
-        indexing = time.perf_counter() - started
-        rng = random.Random(11)
-        sample = rng.sample(requests, min(lookups, len(requests)))
-        bm25, full, found = [], [], []
-        for request in sample:
-            words = sorted(set(terms(request.title)))[:12]
-            query = " OR ".join(f'"{w}"' for w in words)
-            t0 = time.perf_counter()
-            index.db.execute(
-                "SELECT rowid FROM requests_text WHERE requests_text MATCH ?"
-                " ORDER BY bm25(requests_text) LIMIT 50",
-                (query,),
-            ).fetchall()
-            t1 = time.perf_counter()
-            found.append(len(index.related(request, scoring)))
-            t2 = time.perf_counter()
-            bm25.append((t1 - t0) * 1000)
-            full.append((t2 - t1) * 1000)
-        index.close()
-    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"Synthetic index: {count:,} requests, {lookups:,} lookups\n")
-    print("| measure | value |")
-    print("|---|---|")
-    print(f"| indexing rate | {count / indexing:,.0f} requests/s ({indexing:.1f} s) |")
-    for name, values in (("bare BM25 query (baseline)", bm25), ("related() lookup", full)):
-        print(
-            f"| {name} p50 / p95 / p99 | {percentile(values, 0.5):.2f} / "
-            f"{percentile(values, 0.95):.2f} / {percentile(values, 0.99):.2f} ms |"
+        index = RequestIndex(Path(tmp) / "d.db", embeddings.load().embedder)
+        index.upsert_many(dev.requests)
+        assert index.meaning is not None
+        index.meaning.vectors.store(
+            1, [((r.repo, r.number), embedding_text(r)) for r in dev.requests], vectors
         )
-    ratio = percentile(full, 0.95) / max(percentile(bm25, 0.95), 1e-9)
-    print(f"| lookup p95 / baseline p95 | {ratio:.1f} x |")
-    print(f"| related requests found per lookup (mean) | {statistics.mean(found):.2f} |")
-    print(f"| peak RSS of this process | {rss_mb:.0f} MB |")
+        found = index.meaning.possible(1, scoring, index.fetch, k)
+        index.close()
+    key = {(r.repo, r.number): i for i, r in enumerate(dev.requests)}
+    chosen = {tuple(sorted((key[(a.repo, a.number)], key[(b.repo, b.number)])))
+              for a, b, _ in found}  # fmt: skip
+    return np.array([tuple(sorted((i, j))) in chosen for i, j in zip(dev.a, dev.b, strict=True)])
+
+
+def speed(dev: DevSet, scoring: Scoring, count: int, lookups: int) -> None:
+    embedder = embeddings.load().embedder
+    assert embedder is not None
+    real = embedder.embed([embedding_text(r) for r in dev.requests[:64]])
+    rng = np.random.default_rng(5)
+    with tempfile.TemporaryDirectory() as tmp:
+        index = RequestIndex(Path(tmp) / "s.db", embedder)
+        assert index.meaning is not None
+        requests = [Request(1, f"o/r{i % 50}", i, f"t{i}", "", community=f"c{i % 500}")
+                    for i in range(1, count + 1)]  # fmt: skip
+        for start in range(0, count, 5000):
+            chunk = requests[start : start + 5000]
+            index.upsert_many(chunk)
+            base = real[rng.integers(0, len(real), len(chunk))]
+            noisy = base + rng.normal(0, 0.6 / np.sqrt(base.shape[1]), base.shape)
+            noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
+            index.meaning.vectors.store(1, [((r.repo, r.number), r.title) for r in chunk], noisy)
+        times = []
+        for request in rng.choice(requests, lookups):
+            started = time.perf_counter()
+            index.related(request, scoring)
+            times.append((time.perf_counter() - started) * 1000)
+        index.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"| {count:,} vectors | lookup p50 {np.percentile(times, 50):.1f} ms, "
+          f"p95 {np.percentile(times, 95):.1f} ms | peak RSS {rss:.0f} MB |")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=100_000)
-    parser.add_argument("--lookups", type=int, default=1000)
+    parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "linking-dev")
+    parser.add_argument("--vectors", type=int, default=100_000)
+    parser.add_argument("--lookups", type=int, default=300)
     args = parser.parse_args()
-    scoring = scoring_of(load_config(ROOT / "workflow-config").settings.linking)
-    quality(scoring)
-    speed(scoring, args.requests, args.lookups)
+    settings = load_config(ROOT / "workflow-config").settings.linking
+    scoring = scoring_of(settings)
+    dev = DevSet(args.dev)
+    quality(dev, scoring, settings.suggestions)
+    print("| index | lookup | memory |\n|---|---|---|")
+    speed(dev, scoring, args.vectors, args.lookups)
 
 
 if __name__ == "__main__":

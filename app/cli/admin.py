@@ -1,11 +1,13 @@
-"""The subcommands an operator runs against GitHub: ``remind``, ``setup``, ``index``, ``redeliver``.
-"""
+"""The subcommands an operator runs against GitHub: ``remind``, ``setup``, ``index``,
+``redeliver``."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import date
+from typing import Any
 
 from app.cli.common import live_settings_or_exit, load_config_or_exit, run_against_github
 from app.observe import logs
@@ -87,20 +89,24 @@ def cmd_index(args: argparse.Namespace) -> int:
     from app.github.app import GitHubApp
     from app.linking.index import RequestIndex
     from app.linking.reindex import rebuild
+    from app.linking.upgrade import Progress, embed_all
     from app.observe.metrics import standard_metrics
+    from app.service import linking_model
 
     settings = live_settings_or_exit("index")
     config = load_config_or_exit(settings.config_dir)
     logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
-        index = RequestIndex(settings.db_path)
+        index = RequestIndex(settings.db_path, linking_model(settings).embedder)
         started = time.monotonic()
         try:
             async with aiohttp.ClientSession() as session:
                 github = GitHubApp.from_settings(session, settings, standard_metrics())
                 gh = await github.for_installation(args.installation)
                 count = await rebuild(gh, index, config, args.installation)
+            if index.meaning is not None:
+                await asyncio.to_thread(embed_all, index, Progress(), report=progress_bar)
         finally:
             index.close()
         print(
@@ -110,6 +116,19 @@ def cmd_index(args: argparse.Namespace) -> int:
         return 0
 
     return run_against_github("index", run)
+
+
+def progress_bar(progress: Any) -> None:
+    """``embedded 1,200 of 4,000 [#########-------------------] 30%`` on one line of stderr."""
+    total = max(1, progress.total)
+    filled = int(30 * progress.done / total)
+    sys.stderr.write(
+        f"\rembedded {progress.done:,} of {progress.total:,} "
+        f"[{'#' * filled}{'-' * (30 - filled)}] {100 * progress.done // total}%"
+    )
+    if progress.done >= progress.total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
 
 
 def cmd_redeliver(args: argparse.Namespace) -> int:

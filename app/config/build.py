@@ -275,6 +275,9 @@ class GlobalBuilder(Problems):
         return LinkingSettings(
             enabled=c.enabled,
             threshold=c.threshold,
+            meaning_threshold=c.meaning_threshold,
+            suggest_threshold=min(c.suggest_threshold, c.meaning_threshold),
+            suggestions=c.suggestions,
             label_weight=c.label_weight,
             workflow_weight=c.workflow_weight,
             max_links=c.max_links,

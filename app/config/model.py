@@ -187,7 +187,10 @@ class LinkingSettings:
     """How requests from different communities are linked (``linking:`` in flywheel.yaml)."""
 
     enabled: bool = True
-    threshold: float = 0.25
+    threshold: float = 0.25  # by words, when the embedding model is unavailable
+    meaning_threshold: float = 0.45  # by meaning: linked on both issues from here
+    suggest_threshold: float = 0.25  # possible connections for the team, below the above
+    suggestions: int = 3  # possible connections per request, at most
     label_weight: float = 0.1
     workflow_weight: float = 0.05
     max_links: int = 5

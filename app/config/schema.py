@@ -196,6 +196,9 @@ Count = Annotated[int, Field(ge=0)]
 class LinkingSchema(Section):
     enabled: bool = True
     threshold: Share = 0.25
+    meaning_threshold: Share = 0.45
+    suggest_threshold: Share = 0.25
+    suggestions: Count = 3
     label_weight: Share = 0.1
     workflow_weight: Share = 0.05
     max_links: Count = 5

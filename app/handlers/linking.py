@@ -59,6 +59,8 @@ async def on_issue(event: sansio.Event, ctx: HandlerContext) -> None:
         index.delete(installation, ref.repo, ref.number)
     else:
         index.upsert_many([after])
+        if index.meaning is not None:  # its vector, in a thread (~40 ms): off the event loop
+            await index.meaning.ensure([after])
     if is_from_bot(event.data) or (before is None and after is None):
         return
     unchanged = before is not None and after is not None and same_for_linking(before, after)
@@ -124,6 +126,10 @@ async def on_repositories_added(event: sansio.Event, ctx: HandlerContext) -> Non
         if isinstance(r, dict) and r.get("full_name")
     ]
     count = await reindex.rebuild(ctx.gh, ctx.index, ctx.config, _installation(ctx), described)
+    if ctx.index.meaning is not None:
+        added = {repo["full_name"] for repo in described}
+        mine = ctx.index.all(_installation(ctx))
+        await ctx.index.meaning.ensure([r for r in mine if r.repo in added])
     ctx.note(f"indexed {count} request(s) from {len(described)} repositories")
 
 

@@ -24,6 +24,7 @@ from app.github.app import GitHubApp
 from app.intake.processor import Processor
 from app.intake.worker import Dispatcher
 from app.linking.index import RequestIndex
+from app.linking.upgrade import Progress
 from app.observe.metrics import CONTENT_TYPE, Metrics
 from app.settings import Settings
 from app.store.delivery import Delivery
@@ -48,6 +49,8 @@ class AppState:
     session: aiohttp.ClientSession | None = None
     index: RequestIndex | None = None
     facts: Facts | None = None
+    linking: dict[str, object] = field(default_factory=dict)  # how linking judges, for /healthz
+    linking_progress: Progress | None = None  # how far the index's vectors got
     accepting: bool = True
     started_at: float = field(default_factory=time.time)
 
@@ -170,6 +173,10 @@ async def healthz(request: web.Request) -> web.Response:
             "version": __version__,
             "journal": {**counts, "depth": counts["pending"] + counts["running"]},
             "workflows": sorted(state.config.workflows),
+            "linking": {
+                **state.linking,
+                **({"vectors": progress.as_dict()} if (progress := state.linking_progress) else {}),
+            },
         }
     )
 

@@ -15,8 +15,21 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from app.linking.index_sql import (
+    COLUMNS,
+    COLUMNS_R,
+    DROP,
+    SCHEMA,
+    SCHEMA_VERSION,
+    UPSERT,
+    request_of_row,
+    row_of,
+)
+from app.linking.meaning import Meaning
 from app.linking.scoring import (
     CONCEPT,
     DEFAULT_SCORING,
@@ -31,64 +44,17 @@ from app.linking.scoring import (
     weigh,
     weighted_terms_of,
 )
-from app.linking.text import plain_text, stem, terms
+from app.linking.text import stem
+from app.linking.vectors import VectorIndex
 
-SCHEMA_VERSION = 3  # the index is a cache: a different version is dropped and rebuilt
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    rowid INTEGER PRIMARY KEY,
-    installation INTEGER NOT NULL,
-    repo TEXT NOT NULL,
-    number INTEGER NOT NULL,
-    node_id TEXT NOT NULL DEFAULT '',
-    title TEXT NOT NULL,
-    body TEXT NOT NULL,
-    community TEXT NOT NULL DEFAULT '',
-    labels TEXT NOT NULL DEFAULT '',
-    workflow TEXT NOT NULL DEFAULT '',
-    state TEXT NOT NULL DEFAULT 'open',
-    private INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT NOT NULL DEFAULT '',
-    closed_at TEXT NOT NULL DEFAULT '',
-    title_terms TEXT NOT NULL DEFAULT '',
-    body_terms TEXT NOT NULL DEFAULT '',
-    UNIQUE (installation, repo, number)
-);
-CREATE INDEX IF NOT EXISTS requests_by_repo ON requests (installation, repo);
-CREATE VIRTUAL TABLE IF NOT EXISTS requests_text USING fts5(
-    title_terms, body_terms, content='requests', content_rowid='rowid', tokenize='unicode61'
-);
--- How many requests use each term, kept by the writers: IDF without scanning postings.
-CREATE TABLE IF NOT EXISTS term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-CREATE TRIGGER IF NOT EXISTS requests_ai AFTER INSERT ON requests BEGIN
-    INSERT INTO requests_text(rowid, title_terms, body_terms)
-    VALUES (new.rowid, new.title_terms, new.body_terms);
-END;
-CREATE TRIGGER IF NOT EXISTS requests_ad AFTER DELETE ON requests BEGIN
-    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
-    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
-END;
-CREATE TRIGGER IF NOT EXISTS requests_au AFTER UPDATE ON requests BEGIN
-    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
-    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
-    INSERT INTO requests_text(rowid, title_terms, body_terms)
-    VALUES (new.rowid, new.title_terms, new.body_terms);
-END;
-"""
-_DROP = """
-DROP TRIGGER IF EXISTS requests_ai; DROP TRIGGER IF EXISTS requests_ad;
-DROP TRIGGER IF EXISTS requests_au; DROP TABLE IF EXISTS requests_vocab;
-DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
-DROP TABLE IF EXISTS term_docs; DROP TABLE IF EXISTS index_meta;
-"""
+if TYPE_CHECKING:
+    from app.linking.embeddings import Embedder
 
 
 class RequestIndex:
     """One SQLite file; calls are synchronous and take milliseconds, serialised by a lock."""
 
-    def __init__(self, path: Path | str = ":memory:") -> None:
+    def __init__(self, path: Path | str = ":memory:", embedder: Embedder | None = None) -> None:
         self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
         self.lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
@@ -97,8 +63,12 @@ class RequestIndex:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            self.db.executescript(_DROP)
+            self.db.executescript(DROP)
         self.db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+        self.meaning: Meaning | None = None
+        if embedder is not None:
+            vectors = VectorIndex(self.db, self.lock, embedder.model_id, embedder.dim)
+            self.meaning = Meaning(embedder, vectors)
 
     def close(self) -> None:
         self.db.close()
@@ -106,7 +76,7 @@ class RequestIndex:
     # -- writing ---------------------------------------------------------------------
 
     def upsert_many(self, requests: Iterable[Request]) -> int:
-        rows = [_row(r) for r in requests]
+        rows = [row_of(r) for r in requests]
         with self.lock, self.db:
             self._write(rows, [])
         return len(rows)
@@ -115,7 +85,7 @@ class RequestIndex:
         self, installation: int, requests: Iterable[Request], repos: Iterable[str] | None = None
     ) -> int:
         """The installation's requests (or those in ``repos``) become exactly these: a rebuild."""
-        rows = [_row(r) for r in requests]
+        rows = [row_of(r) for r in requests]
         with self.lock, self.db:
             self._write([], self._keys_in(installation, repos))
             self._write(rows, [])
@@ -168,11 +138,13 @@ class RequestIndex:
                     delta[term] = delta.get(term, 0) + 1
             added += (new_terms is not None) - (old is not None)
         if rows:
-            self.db.executemany(_UPSERT, rows)
+            self.db.executemany(UPSERT, rows)
         if deletes:
             self.db.executemany(
                 "DELETE FROM requests WHERE installation=? AND repo=? AND number=?", deletes
             )
+            if self.meaning is not None:
+                self.meaning.vectors.forget_locked(deletes)
         changed = [(t, d) for t, d in delta.items() if d]
         for term, _ in changed:
             self._df_cache.pop(term, None)
@@ -203,28 +175,32 @@ class RequestIndex:
     def get(self, installation: int, repo: str, number: int) -> Request | None:
         with self.lock:
             row = self.db.execute(
-                f"SELECT {_COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?",
+                f"SELECT {COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?",
                 (installation, repo, number),
             ).fetchone()
-        return _request(row) if row else None
+        return request_of_row(row) if row else None
 
     def all(self, installation: int, *, private_only: bool = False) -> list[Request]:
         only = " AND private=1" if private_only else ""
         with self.lock:
             rows = self.db.execute(
-                f"SELECT {_COLUMNS} FROM requests WHERE installation=?{only}"
-                " ORDER BY repo, number",
+                f"SELECT {COLUMNS} FROM requests WHERE installation=?{only} ORDER BY repo, number",
                 (installation,),
             ).fetchall()
-        return [_request(row) for row in rows]
+        return [request_of_row(row) for row in rows]
 
     def everything(self) -> list[Request]:
         """Every installation's requests, without their bodies (the dashboard's network)."""
-        columns = _COLUMNS.replace("body,", "'' AS body,")
+        columns = COLUMNS.replace("body,", "'' AS body,")
         with self.lock:
             found = self.db.execute(f"SELECT {columns} FROM requests ORDER BY repo, number")
             rows = found.fetchall()
-        return [_request(row) for row in rows]
+        return [request_of_row(row) for row in rows]
+
+    def installations(self) -> list[int]:
+        with self.lock:
+            rows = self.db.execute("SELECT DISTINCT installation FROM requests").fetchall()
+        return sorted(int(r[0]) for r in rows)
 
     def private_repos(self) -> set[str]:
         with self.lock:
@@ -236,7 +212,12 @@ class RequestIndex:
         return int(row[0]) if row else 0
 
     def related(self, request: Request, scoring: Scoring = DEFAULT_SCORING) -> list[Related]:
-        """Other communities' requests about the same need, best first, above the threshold."""
+        """Other communities' requests about the same need, best first, above the threshold:
+        by meaning when the request has a vector, else by the words both use."""
+        if self.meaning is not None:
+            found = self.meaning.related(request, scoring, self.fetch)
+            if found is not None:
+                return self.explained(request, found, scoring)
         thesaurus = scoring.thesaurus
         counts = weighted_terms_of(request, thesaurus)
         if not counts:
@@ -255,14 +236,15 @@ class RequestIndex:
             words = [w for t in distinctive for w in (thesaurus.members(t) or (t,))]
             query = " OR ".join(f'"{w}"' for w in words)
             rows = self.db.execute(
-                f"SELECT {_COLUMNS_R}, r.title_terms, r.body_terms FROM requests_text"
+                f"SELECT {COLUMNS_R}, r.title_terms, r.body_terms FROM requests_text"
                 " JOIN requests r ON r.rowid = requests_text.rowid"
                 " WHERE requests_text MATCH ? AND r.installation = ?"
                 " ORDER BY bm25(requests_text, 2.0, 1.0) LIMIT ?",
                 (query, request.installation, scoring.candidates),
             ).fetchall()
             candidates = [
-                (_request(row), _counts(str(row[-2]), str(row[-1]), thesaurus)) for row in rows
+                (request_of_row(row), _counts(str(row[-2]), str(row[-1]), thesaurus))
+                for row in rows
             ]
             idf = self._idf({t for _, c in candidates for t in c} | set(counts), thesaurus)
         mine = weigh(counts, idf)
@@ -280,12 +262,52 @@ class RequestIndex:
         """How related two given requests are (the same measure as ``related``), or None."""
         if not may_link(a, b, scoring):
             return None
+        meant = self.meaning.score(a, b, scoring) if self.meaning is not None else None
+        if meant is not None:
+            if meant < scoring.meaning_threshold:
+                return None
+            labels = tuple(self.meaning.bonus(a, b, scoring)[1]) if self.meaning else ()
+            return self.explained(a, [Related(b, meant, (), labels, by_meaning=True)], scoring)[0]
         counts_a = weighted_terms_of(a, scoring.thesaurus)
         counts_b = weighted_terms_of(b, scoring.thesaurus)
         with self.lock:
             idf = self._idf(set(counts_a) | set(counts_b), scoring.thesaurus)
         related = compare_requests(a, weigh(counts_a, idf), b, weigh(counts_b, idf), scoring)
         return in_words(a, [related])[0] if related.score >= scoring.threshold else None
+
+    def explained(self, a: Request, found: list[Related], scoring: Scoring) -> list[Related]:
+        """Found by meaning: the words both use, most telling first, to say why."""
+        counts_a = weighted_terms_of(a, scoring.thesaurus)
+        others = [(r, weighted_terms_of(r.request, scoring.thesaurus)) for r in found]
+        with self.lock:
+            keys = set(counts_a).union(*(set(c) for _, c in others))
+            idf = self._idf(keys, scoring.thesaurus)
+        mine = weigh(counts_a, idf)
+        told = [
+            replace(
+                r,
+                shared_terms=compare_requests(
+                    a, mine, r.request, weigh(c, idf), scoring
+                ).shared_terms,
+            )
+            for r, c in others
+        ]
+        return in_words(a, told)
+
+    def fetch(self, installation: int, keys: Iterable[tuple[str, int]]) -> list[Request]:
+        """The indexed requests with these (repo, number) keys."""
+        keys = list(keys)
+        found = []
+        with self.lock:
+            for start in range(0, len(keys), 400):
+                chunk = keys[start : start + 400]
+                rows = self.db.execute(
+                    f"SELECT {COLUMNS} FROM requests WHERE installation=?"
+                    f" AND (repo, number) IN ({','.join('(?,?)' for _ in chunk)})",
+                    [installation, *(v for key in chunk for v in key)],
+                ).fetchall()
+                found += [request_of_row(row) for row in rows]
+        return found
 
     def document_frequency(self, term: str) -> int:
         with self.lock:
@@ -332,60 +354,3 @@ class RequestIndex:
             for term in chunk:
                 found[term] = self._df_cache[term] = int(answered.get(term, 0))
         return found
-
-
-_UPSERT = (
-    "INSERT INTO requests (installation, repo, number, node_id, title, body, community, labels,"
-    " workflow, state, private, updated_at, closed_at, title_terms, body_terms)"
-    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
-    " ON CONFLICT (installation, repo, number) DO UPDATE SET node_id=excluded.node_id,"
-    " title=excluded.title, body=excluded.body, community=excluded.community,"
-    " labels=excluded.labels, workflow=excluded.workflow, state=excluded.state,"
-    " private=excluded.private, updated_at=excluded.updated_at, closed_at=excluded.closed_at,"
-    " title_terms=excluded.title_terms, body_terms=excluded.body_terms"
-)
-_COLUMNS = (
-    "installation, repo, number, title, body, community, labels, workflow, state, private,"
-    " node_id, updated_at, closed_at"
-)
-_COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in _COLUMNS.split(","))
-
-
-def _row(r: Request) -> tuple[object, ...]:
-    body = plain_text(r.body)
-    return (
-        r.installation,
-        r.repo,
-        r.number,
-        r.node_id,
-        r.title,
-        body,
-        r.community,
-        "\n".join(r.labels),
-        r.workflow,
-        r.state,
-        int(r.private),
-        r.updated_at,
-        r.closed_at,
-        " ".join(terms(r.title)),
-        " ".join(terms(body)),
-    )
-
-
-def _request(row: Sequence[object]) -> Request:
-    labels = str(row[6])
-    return Request(
-        installation=int(row[0]),  # type: ignore[call-overload]
-        repo=str(row[1]),
-        number=int(row[2]),  # type: ignore[call-overload]
-        title=str(row[3]),
-        body=str(row[4]),
-        community=str(row[5]),
-        labels=tuple(labels.split("\n")) if labels else (),
-        workflow=str(row[7]),
-        state=str(row[8]),
-        private=bool(row[9]),
-        node_id=str(row[10]),
-        updated_at=str(row[11]),
-        closed_at=str(row[12]),
-    )

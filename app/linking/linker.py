@@ -150,10 +150,27 @@ class Linker:
         for text in sorted(refs):
             other = self.resolve(text)
             if other is not None:
-                await self.plan_comment(ref_of(other), other, include=include, create=create)
+                shown = await self.plan_comment(
+                    ref_of(other), other, include=include, create=create
+                )
+                # A need becomes shared from whichever side sees three communities: the
+                # request that arrived last may see fewer than one it links to.
+                self.plan_shared_need(other, shown.links)
+
+    def group(self, request: Request, links: Sequence[Related]) -> list[Request]:
+        """The request, those it links to, and theirs: a need is shared by the group, so
+        every member's comment names the same communities whichever arrived last."""
+        members = {request.ref: request}
+        for r in links:
+            members.setdefault(r.request.ref, r.request)
+        if self.index is not None:
+            for r in links:
+                for further in self.index.related(r.request, self.scoring):
+                    members.setdefault(further.request.ref, further.request)
+        return list(members.values())
 
     def communities(self, request: Request, links: Sequence[Related]) -> list[str]:
-        return sorted({request.community, *(r.request.community for r in links)} - {""})
+        return sorted({member.community for member in self.group(request, links)} - {""})
 
     # -- the comment ------------------------------------------------------------------
 
@@ -243,13 +260,14 @@ class Linker:
         self, request: Request, links: Sequence[Related], here_private: bool
     ) -> dict[str, Any] | None:
         """The sentence about a shared need: the communities a reader here may see, named."""
-        if len(self.communities(request, links)) < self.settings.shared_need.min_communities:
+        group = self.group(request, links)
+        if len({m.community for m in group} - {""}) < self.settings.shared_need.min_communities:
             return None
         visible = {request.community}
         hidden = set()
-        for r in links:
-            (hidden if r.request.private and not here_private else visible).add(r.request.community)
-        return {"named": sorted(visible - {""}), "private_only": len(hidden - visible)}
+        for member in group:
+            (hidden if member.private and not here_private else visible).add(member.community)
+        return {"named": sorted(visible - {""}), "private_only": len(hidden - visible - {""})}
 
     # -- a shared need ----------------------------------------------------------------
 

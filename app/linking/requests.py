@@ -78,6 +78,8 @@ def scoring_of(settings: LinkingSettings, now: datetime | None = None) -> Scorin
     since = now - timedelta(days=settings.closed_within_days)
     return Scoring(
         threshold=settings.threshold,
+        meaning_threshold=settings.meaning_threshold,
+        suggest_threshold=settings.suggest_threshold,
         label_weight=settings.label_weight,
         workflow_weight=settings.workflow_weight,
         closed_since=since.strftime("%Y-%m-%dT%H:%M:%SZ"),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.linking.text import WORD, plain_text, stem, terms
 
@@ -38,6 +38,7 @@ class Related:
     score: float
     shared_terms: tuple[str, ...]  # as the first request wrote them, most telling first
     shared_labels: tuple[str, ...]
+    by_meaning: bool = False  # judged by sentence embeddings (else by shared words)
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,9 @@ CONCEPT = "~"  # never produced by the tokenizer: concept names cannot collide w
 class Scoring:
     """How relatedness is weighed (``linking:`` in flywheel.yaml sets these)."""
 
-    threshold: float = 0.25
+    threshold: float = 0.25  # words only: when the embedding model is unavailable
+    meaning_threshold: float = 0.45  # cosine of embeddings (+ bonuses): posted on both issues
+    suggest_threshold: float = 0.25  # from here up to the above: possible connections
     label_weight: float = 0.1  # added when the two share a need label (not community: etc.)
     workflow_weight: float = 0.05  # added when both belong to the same workflow
     candidates: int = 30  # BM25 candidates re-scored
@@ -158,11 +161,8 @@ def in_words(a: Request, found: list[Related]) -> list[Related]:
         return found
     words = _surface(f"{a.title} {plain_text(a.body)}")
     return [
-        Related(
-            r.request,
-            r.score,
-            tuple(words.get(t, t.removeprefix(CONCEPT)) for t in r.shared_terms),
-            r.shared_labels,
+        replace(
+            r, shared_terms=tuple(words.get(t, t.removeprefix(CONCEPT)) for t in r.shared_terms)
         )
         for r in found
     ]

@@ -1,0 +1,122 @@
+"""The request index's tables (SQLite, FTS5) and how a Request becomes a row and back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from app.linking.scoring import (
+    Request,
+)
+from app.linking.text import plain_text, terms
+
+if TYPE_CHECKING:
+    pass
+
+SCHEMA_VERSION = 3  # the index is a cache: a different version is dropped and rebuilt
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    rowid INTEGER PRIMARY KEY,
+    installation INTEGER NOT NULL,
+    repo TEXT NOT NULL,
+    number INTEGER NOT NULL,
+    node_id TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL,
+    body TEXT NOT NULL,
+    community TEXT NOT NULL DEFAULT '',
+    labels TEXT NOT NULL DEFAULT '',
+    workflow TEXT NOT NULL DEFAULT '',
+    state TEXT NOT NULL DEFAULT 'open',
+    private INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT NOT NULL DEFAULT '',
+    closed_at TEXT NOT NULL DEFAULT '',
+    title_terms TEXT NOT NULL DEFAULT '',
+    body_terms TEXT NOT NULL DEFAULT '',
+    UNIQUE (installation, repo, number)
+);
+CREATE INDEX IF NOT EXISTS requests_by_repo ON requests (installation, repo);
+CREATE VIRTUAL TABLE IF NOT EXISTS requests_text USING fts5(
+    title_terms, body_terms, content='requests', content_rowid='rowid', tokenize='unicode61'
+);
+-- How many requests use each term, kept by the writers: IDF without scanning postings.
+CREATE TABLE IF NOT EXISTS term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TRIGGER IF NOT EXISTS requests_ai AFTER INSERT ON requests BEGIN
+    INSERT INTO requests_text(rowid, title_terms, body_terms)
+    VALUES (new.rowid, new.title_terms, new.body_terms);
+END;
+CREATE TRIGGER IF NOT EXISTS requests_ad AFTER DELETE ON requests BEGIN
+    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
+    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
+END;
+CREATE TRIGGER IF NOT EXISTS requests_au AFTER UPDATE ON requests BEGIN
+    INSERT INTO requests_text(requests_text, rowid, title_terms, body_terms)
+    VALUES ('delete', old.rowid, old.title_terms, old.body_terms);
+    INSERT INTO requests_text(rowid, title_terms, body_terms)
+    VALUES (new.rowid, new.title_terms, new.body_terms);
+END;
+"""
+DROP = """
+DROP TRIGGER IF EXISTS requests_ai; DROP TRIGGER IF EXISTS requests_ad;
+DROP TRIGGER IF EXISTS requests_au; DROP TABLE IF EXISTS requests_vocab;
+DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
+DROP TABLE IF EXISTS term_docs; DROP TABLE IF EXISTS index_meta;
+"""
+
+
+UPSERT = (
+    "INSERT INTO requests (installation, repo, number, node_id, title, body, community, labels,"
+    " workflow, state, private, updated_at, closed_at, title_terms, body_terms)"
+    " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+    " ON CONFLICT (installation, repo, number) DO UPDATE SET node_id=excluded.node_id,"
+    " title=excluded.title, body=excluded.body, community=excluded.community,"
+    " labels=excluded.labels, workflow=excluded.workflow, state=excluded.state,"
+    " private=excluded.private, updated_at=excluded.updated_at, closed_at=excluded.closed_at,"
+    " title_terms=excluded.title_terms, body_terms=excluded.body_terms"
+)
+COLUMNS = (
+    "installation, repo, number, title, body, community, labels, workflow, state, private,"
+    " node_id, updated_at, closed_at"
+)
+COLUMNS_R = ", ".join(f"r.{c.strip()}" for c in COLUMNS.split(","))
+
+
+def row_of(r: Request) -> tuple[object, ...]:
+    body = plain_text(r.body)
+    return (
+        r.installation,
+        r.repo,
+        r.number,
+        r.node_id,
+        r.title,
+        body,
+        r.community,
+        "\n".join(r.labels),
+        r.workflow,
+        r.state,
+        int(r.private),
+        r.updated_at,
+        r.closed_at,
+        " ".join(terms(r.title)),
+        " ".join(terms(body)),
+    )
+
+
+def request_of_row(row: Sequence[object]) -> Request:
+    labels = str(row[6])
+    return Request(
+        installation=int(row[0]),  # type: ignore[call-overload]
+        repo=str(row[1]),
+        number=int(row[2]),  # type: ignore[call-overload]
+        title=str(row[3]),
+        body=str(row[4]),
+        community=str(row[5]),
+        labels=tuple(labels.split("\n")) if labels else (),
+        workflow=str(row[7]),
+        state=str(row[8]),
+        private=bool(row[9]),
+        node_id=str(row[10]),
+        updated_at=str(row[11]),
+        closed_at=str(row[12]),
+    )
