@@ -19,7 +19,7 @@ from markupsafe import Markup, escape
 
 from app import __version__
 from app.config.render import SHIPPED_TEMPLATES
-from app.dashboard import access, graph, views
+from app.dashboard import access, connections, graph, views
 
 TEMPLATES = SHIPPED_TEMPLATES / "dashboard"
 
@@ -234,9 +234,26 @@ async def consortium(request: web.Request) -> web.StreamResponse:
     return page("consortium.html.j2", title=found.issue.title, consortium=found)
 
 
+async def possible_connections(request: web.Request) -> web.StreamResponse:
+    state = _state(request)
+    return page(
+        "connections.html.j2",
+        title="Connections",
+        installations=connections.gather(state),
+        by_meaning=state.index is not None and state.index.meaning is not None,
+        web=state.settings.web_url,
+    )
+
+
+async def decide_connection(request: web.Request) -> web.StreamResponse:
+    return await connections.decide(request, _state(request))
+
+
 def add_routes(app: web.Application, sources: object) -> None:
     app[SOURCES] = sources
     app[CACHE] = {}
+    app.router.add_get("/connections", guarded(possible_connections))
+    app.router.add_post("/connections", guarded(decide_connection))
     app.router.add_get("/", guarded(operations))
     app.router.add_get("/communities", guarded(communities))
     app.router.add_get("/consortia/{slug}", guarded(consortium))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from app.handlers import commands, installations, linking, workflows
+from app.handlers import commands, connections, installations, linking, workflows
 
-MODULES = (commands, installations, linking, workflows)
+MODULES = (commands, connections, installations, linking, workflows)
 
 
 def build_router() -> Router:

@@ -141,6 +141,9 @@ async def _receive(request: web.Request) -> web.Response:
     if not isinstance(data, dict):
         metrics.rejected.labels(reason="json").inc()
         return _answer(400, "body must be a JSON object")
+    if event_name.startswith("flywheel_"):  # our own internal events come from the journal
+        metrics.rejected.labels(reason="headers").inc()
+        return _answer(400, "flywheel_* events are Flywheel's own; GitHub never sends them")
     if event_name == "ping":
         return _answer(200, "pong", zen=str(data.get("zen", ""))[:200])
     if not isinstance(data.get("action", ""), str):  # the router looks actions up by value

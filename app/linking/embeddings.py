@@ -34,6 +34,7 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained to read; longer text is cut
 MODEL_NAME = "all-MiniLM-L6-v2-int8"
+RUN_SIZE = 1  # one text a run: no padding to the longest, and no faster in batches on one core
 
 
 class EmbeddingError(Exception):
@@ -109,6 +110,9 @@ class Embedder:
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+            # Without the arena, memory a long batch needed goes back once it is done: with
+            # it, one batch of 64 long texts kept 1.3 GB for the life of the process.
+            options.enable_cpu_mem_arena = False
             self.session = onnxruntime.InferenceSession(
                 str(model), options, providers=["CPUExecutionProvider"]
             )
@@ -125,9 +129,15 @@ class Embedder:
         self._lock = threading.Lock()  # one run at a time: the session is set to one thread
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """Unit vectors, one row per text (float32)."""
+        """Unit vectors, one row per text (float32), a few texts per model run: attention
+        needs memory in the square of the tokens for every text of a run."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        return np.vstack(
+            [self._run(texts[i : i + RUN_SIZE]) for i in range(0, len(texts), RUN_SIZE)]
+        )
+
+    def _run(self, texts: Sequence[str]) -> np.ndarray:
         encoded = self.tokenizer.encode_batch([t or " " for t in texts])
         ids = np.array([e.ids for e in encoded], dtype=np.int64)
         mask = np.array([e.attention_mask for e in encoded], dtype=np.int64)

@@ -19,6 +19,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.linking.decisions import Decisions
 from app.linking.index_sql import (
     COLUMNS,
     COLUMNS_R,
@@ -65,6 +66,7 @@ class RequestIndex:
         if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
             self.db.executescript(DROP)
         self.db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+        self.decisions = Decisions(self.db, self.lock)  # people's verdicts on links
         self.meaning: Meaning | None = None
         if embedder is not None:
             vectors = VectorIndex(self.db, self.lock, embedder.model_id, embedder.dim)
@@ -295,18 +297,14 @@ class RequestIndex:
         return in_words(a, told)
 
     def fetch(self, installation: int, keys: Iterable[tuple[str, int]]) -> list[Request]:
-        """The indexed requests with these (repo, number) keys."""
-        keys = list(keys)
+        """The indexed requests with these (repo, number) keys (one indexed lookup each)."""
+        query = f"SELECT {COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?"
         found = []
         with self.lock:
-            for start in range(0, len(keys), 400):
-                chunk = keys[start : start + 400]
-                rows = self.db.execute(
-                    f"SELECT {COLUMNS} FROM requests WHERE installation=?"
-                    f" AND (repo, number) IN ({','.join('(?,?)' for _ in chunk)})",
-                    [installation, *(v for key in chunk for v in key)],
-                ).fetchall()
-                found += [request_of_row(row) for row in rows]
+            for repo, number in keys:
+                row = self.db.execute(query, (installation, repo, number)).fetchone()
+                if row is not None:
+                    found.append(request_of_row(row))
         return found
 
     def document_frequency(self, term: str) -> int:

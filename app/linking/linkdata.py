@@ -47,3 +47,13 @@ class Shown:
 
     ref: IssueRef
     links: list[Related]
+
+
+def toggle(data: LinkData, ref: IssueRef, *, pin: bool, hide: bool) -> None:
+    """Pin (or suppress) ``ref`` in an issue's link data: by name, or by digest (``hide``)
+    when the issue is in a private repository this one's readers may not see."""
+    forms_of_ref = {str(ref), opaque(ref)}
+    data.pinned = [r for r in data.pinned if r not in forms_of_ref]
+    data.suppressed = [r for r in data.suppressed if r not in forms_of_ref]
+    data.auto = [r for r in data.auto if r not in forms_of_ref]
+    (data.pinned if pin else data.suppressed).append(opaque(ref) if hide else str(ref))

@@ -20,7 +20,7 @@ from typing import Any
 from app.config.render import renderer_for, trusted
 from app.github.errors import PermanentGitHubError, classify
 from app.linking.index import RequestIndex
-from app.linking.linkdata import LinkData, Shown
+from app.linking.linkdata import LinkData, Shown, toggle
 from app.linking.refs import _short, opaque, parse_ref, ref_of
 from app.linking.requests import scoring_of
 from app.linking.scoring import Related, Request
@@ -38,8 +38,13 @@ class Linker:
         self.ctx = ctx
         self.index = index if index is not None else ctx.index
         self.settings = ctx.config.settings.linking
-        self.scoring = scoring_of(self.settings)
         self.installation = int((ctx.data.get("installation") or {}).get("id") or 0)
+        self.scoring = scoring_of(self.settings)
+        if self.index is not None and self.index.meaning is not None:
+            # Enough decisions by people here move where a link is posted (decisions.py).
+            shipped = self.settings.meaning_threshold
+            calibrated = self.index.decisions.calibrated(self.installation, shipped)
+            self.scoring = replace(self.scoring, meaning_threshold=calibrated)
         self.data: dict[IssueRef, LinkData] = {}
         self.issues: dict[IssueRef, dict[str, Any] | None] = {}
         self.private: dict[str, bool] = {}
@@ -53,6 +58,25 @@ class Linker:
             found = await self.ctx.comments.marker_data(gh, ref, LINKS_KEY) if gh else None
             self.data[ref] = LinkData() if found is None else LinkData.from_marker(found, True)
         return self.data[ref]
+
+    def pair_score(self, a: IssueRef, b: IssueRef) -> float | None:
+        """The score linking gives two indexed requests (kept with people's decisions)."""
+        first, second = self.known(a), self.known(b)
+        if self.index is None or first is None or second is None:
+            return None
+        if self.index.meaning is not None:
+            return self.index.meaning.score(first, second, self.scoring)
+        found = self.index.score(first, second, replace(self.scoring, threshold=-1.0))
+        return found.score if found else None
+
+    async def set_link(self, a: IssueRef, b: IssueRef, *, pin: bool) -> tuple[LinkData, ...]:
+        """Link two issues by hand (or unlink them), each side naming the other as its
+        readers may see it; the comments are planned by the caller."""
+        a_private, b_private = await self.is_private(a.repo), await self.is_private(b.repo)
+        data_a, data_b = await self.data_of(a), await self.data_of(b)
+        toggle(data_a, b, pin=pin, hide=b_private and not a_private)
+        toggle(data_b, a, pin=pin, hide=a_private and not b_private)
+        return data_a, data_b
 
     def known(self, ref: IssueRef) -> Request | None:
         if self.index is None:
@@ -221,6 +245,8 @@ class Linker:
         reasons = []
         if related.shared_terms:
             reasons.append("both mention " + ", ".join(related.shared_terms))
+        elif related.by_meaning:
+            reasons.append("the same need in other words")
         if related.shared_labels:
             reasons.append("same labels: " + ", ".join(related.shared_labels))
         return {

@@ -52,7 +52,7 @@ class _Matrix:
         if row is None:
             row = len(self.keys)
             if row >= len(self.data):
-                grown = np.zeros((max(64, 2 * len(self.data)), self.dim), dtype=np.float32)
+                grown = np.zeros((max(64, len(self.data) * 5 // 4), self.dim), dtype=np.float32)
                 if len(self.data):
                     grown[: len(self.data)] = self.data
                 self.data = grown
@@ -165,6 +165,11 @@ class VectorIndex:
         matrix = self._loaded.get(installation)
         if matrix is None:
             matrix = _Matrix(self.dim)
+            size = self.db.execute(
+                "SELECT COUNT(*) FROM request_vectors WHERE installation=? AND model=?",
+                (installation, self.model_id),
+            ).fetchone()[0]
+            matrix.data = np.zeros((int(size) + 64, self.dim), dtype=np.float32)
             for repo, number, blob in self.db.execute(
                 "SELECT repo, number, vec FROM request_vectors WHERE installation=? AND model=?",
                 (installation, self.model_id),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from app.linking.linkdata import LinkData
 from app.linking.linker import Linker
-from app.linking.refs import opaque
 from app.plan.actions import IssueRef
 from app.slash.grammar import Command
 from app.slash.run import CommandError, CommandRun
@@ -70,14 +69,6 @@ async def _targets(run: CommandRun, command: Command) -> list[IssueRef]:
     return targets
 
 
-def _toggle(data: LinkData, ref: IssueRef, *, pin: bool, hide: bool) -> None:
-    forms_of_ref = {str(ref), opaque(ref)}
-    data.pinned = [r for r in data.pinned if r not in forms_of_ref]
-    data.suppressed = [r for r in data.suppressed if r not in forms_of_ref]
-    data.auto = [r for r in data.auto if r not in forms_of_ref]
-    (data.pinned if pin else data.suppressed).append(opaque(ref) if hide else str(ref))
-
-
 async def link(run: CommandRun, command: Command) -> None:
     """/link REF… → each issue lists the other under "Related requests"."""
     await _change(run, command, pin=True)
@@ -90,10 +81,18 @@ async def unlink(run: CommandRun, command: Command) -> None:
 
 async def _change(run: CommandRun, command: Command, *, pin: bool) -> None:
     state = _state(run)
-    here_private = await state.linker.is_private(run.ref.repo)
     for target in await _targets(run, command):
-        there_private = await state.linker.is_private(target.repo)
-        hide_there = there_private and not here_private
-        _toggle(await state.of(run.ref), target, pin=pin, hide=hide_there)
-        _toggle(await state.of(target), run.ref, pin=pin, hide=here_private and not there_private)
+        await state.of(run.ref)
+        await state.of(target)
+        await state.linker.set_link(run.ref, target, pin=pin)
+        index = run.ctx.index
+        if index is not None:  # a labelled pair: what people decided, with linking's score
+            index.decisions.record(
+                state.linker.installation,
+                str(run.ref),
+                str(target),
+                "link" if pin else "unlink",
+                score=state.linker.pair_score(run.ref, target),
+                by=run.commenter.login,
+            )
     run.done(command)
