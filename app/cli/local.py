@@ -20,7 +20,7 @@ from app.settings import Settings, SettingsError
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from app.service import create_app
+    from app.service import create_app, linking_model
 
     try:
         settings = Settings.from_env(force_dry_run=args.dry_run or None, port=args.port)
@@ -68,6 +68,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"Dashboard: http://{host}:{settings.port}/ (asks for FLYWHEEL_DASHBOARD_TOKEN)"
         if settings.dashboard_token
         else "Dashboard: off (set FLYWHEEL_DASHBOARD_TOKEN to turn it on)",
+        flush=True,
+    )
+    model = linking_model(settings)
+    print(
+        f"Linking: by meaning ({model.embedder.model_id})"
+        if model.embedder is not None
+        else f"Linking: by words only, the embedding model is unavailable: {model.problem}",
         flush=True,
     )
     app = create_app(settings, config)
