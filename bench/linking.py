@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -217,6 +216,7 @@ def speed(dev: DevSet, scoring: Scoring, count: int, lookups: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         index = RequestIndex(Path(tmp) / "s.db", embedder)
         assert index.meaning is not None
+
         def made(i: int) -> Request:
             return Request(1, f"o/r{i % 50}", i, f"t{i}", "", community=f"c{i % 500}")
 
@@ -235,10 +235,62 @@ def speed(dev: DevSet, scoring: Scoring, count: int, lookups: int) -> None:
             times.append((time.perf_counter() - started) * 1000)
         rss = int(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0]) / 1024
         index.close()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"| {count:,} vectors | lookup p50 {np.percentile(times, 50):.1f} ms, "
           f"p95 {np.percentile(times, 95):.1f} ms | RSS {rss:.0f} MB with the model and the "
-          f"vectors loaded (peak {peak:.0f} MB while building the index) |")  # fmt: skip
+          f"vectors loaded |")  # fmt: skip
+
+
+def hidden_among(dev: DevSet, scoring: Scoring, count: int, suggestions: int) -> None:
+    """The dev set among ``count`` distractors drawn from a Gaussian fitted to its vectors
+    (its mean and covariance, plus isotropic noise of 0.02, the level at which a distractor's
+    similarity to a dev request is distributed as the dev set's own unrelated pairs are: mean
+    0, standard deviation 0.14 against 0.12). A pair's score does not change with them; what
+    changes is how many unrelated requests pass the threshold, and each request's best few."""
+    embedder = embeddings.load().embedder
+    assert embedder is not None
+    ours = np.vstack([embedder.embed([embedding_text(r)]) for r in dev.requests])
+    rng = np.random.default_rng(3)
+    centred = ours - ours.mean(axis=0)
+    fake = ours.mean(axis=0) + rng.standard_normal((count, len(dev.requests))) @ centred \
+        / np.sqrt(len(dev.requests)) + rng.normal(0, 0.02, (count, ours.shape[1]))  # fmt: skip
+    fake = (fake / np.linalg.norm(fake, axis=1, keepdims=True)).astype(np.float32)
+    with tempfile.TemporaryDirectory() as tmp:
+        index = RequestIndex(Path(tmp) / "h.db", embedder)
+        assert index.meaning is not None
+        index.upsert_many(dev.requests)
+        index.meaning.vectors.store(
+            1, [((r.repo, r.number), embedding_text(r)) for r in dev.requests], ours
+        )
+        extra = [Request(1, "o/distractors", 10_000 + i, f"d{i}", "", community=f"x{i % 997}")
+                 for i in range(count)]  # fmt: skip
+        for start in range(0, count, 5000):
+            chunk = extra[start : start + 5000]
+            index.upsert_many(chunk)
+            index.meaning.vectors.store(
+                1, [((r.repo, r.number), r.title) for r in chunk], fake[start : start + 5000]
+            )
+        posted_to_distractors = 0
+        for request in dev.requests:
+            found = index.related(request, scoring)
+            posted_to_distractors += sum(r.request.repo == "o/distractors" for r in found)
+        possible = index.meaning.possible(1, scoring, index.fetch, suggestions)
+        index.close()
+    key = {(r.repo, r.number): i for i, r in enumerate(dev.requests)}
+    chosen = {
+        tuple(sorted((key[(a.repo, a.number)], key[(b.repo, b.number)])))
+        for a, b, _ in possible
+        if (a.repo, a.number) in key and (b.repo, b.number) in key
+    }
+    suggested = np.array([tuple(sorted((i, j))) in chosen
+                          for i, j in zip(dev.a, dev.b, strict=True)])  # fmt: skip
+    posted = np.einsum("ij,ij->i", ours[dev.a], ours[dev.b]) >= scoring.meaning_threshold
+    p, r, f, _ = prf(dev, posted)
+    _, both, _, _ = prf(dev, posted | suggested)
+    print(
+        f"| dev set among {count:,} distractors | posted P {p:.2f}, R {r:.2f}, F1 {f:.2f} "
+        f"(unchanged: a pair's score is its own) | {posted_to_distractors} links posted to "
+        f"distractors from {len(dev.requests)} requests | both tiers' recall {both:.3f} |"
+    )
 
 
 def main() -> None:
@@ -246,6 +298,7 @@ def main() -> None:
     parser.add_argument("--dev", type=Path, default=ROOT.parent / "shared" / "linking-dev")
     parser.add_argument("--vectors", type=int, default=100_000)
     parser.add_argument("--lookups", type=int, default=300)
+    parser.add_argument("--distractors", type=int, default=100_000)
     parser.add_argument("--speed-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.speed_only:  # a process of its own, so that its RSS is the lookup's alone
@@ -256,6 +309,9 @@ def main() -> None:
     scoring = scoring_of(settings)
     dev = DevSet(args.dev)
     quality(dev, scoring, settings.suggestions)
+    print("| scale | posted links | stray links | possible connections |\n|---|---|---|---|")
+    hidden_among(dev, scoring, args.distractors, settings.suggestions)
+    print()
     print("| index | lookup | memory |\n|---|---|---|", flush=True)
     subprocess.run(
         [sys.executable, __file__, "--speed-only", "--dev", str(args.dev),

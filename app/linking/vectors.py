@@ -225,8 +225,8 @@ class VectorIndex:
             data = matrix.data[:size].copy()
             keys = list(matrix.keys)
         found: dict[tuple[Key, Key], float] = {}
-        for start in range(0, size, 2048):
-            block = data[start : start + 2048] @ data.T
+        for start in range(0, size, 256):  # 256 rows by 100,000: a 100 MB block at most
+            block = data[start : start + 256] @ data.T
             for offset, scores in enumerate(block):
                 i = start + offset
                 if keys[i] is None:
