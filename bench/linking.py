@@ -133,10 +133,13 @@ def lexical_scores(dev: DevSet, scoring: Scoring) -> np.ndarray:
     return out
 
 
-def row(name: str, setting: str, dev: DevSet, scores: np.ndarray, t: float | None) -> str:
+def row(
+    name: str, setting: str, dev: DevSet, scores: np.ndarray, t: float | np.ndarray | None
+) -> str:
+    """``t``: the shipped threshold, or the pairs the App itself posts (a mask)."""
     shipped = "—"
     if t is not None:
-        p, r, f, h = prf(dev, scores >= t)
+        p, r, f, h = prf(dev, t if isinstance(t, np.ndarray) else scores >= t)
         shipped = f"P {p:.2f}, R {r:.2f}, F1 {f:.2f} (hard-neg. FPR {h:.3f})"
     best_t = best(dev, scores, None, 1.0)
     bp, br, bf, _ = prf(dev, scores >= best_t)
@@ -169,9 +172,10 @@ def quality(dev: DevSet, scoring: Scoring, suggestions: int) -> None:
     print("|---|---|---|---|---|---|")
     print(row("words (old)", f"threshold {scoring.threshold}", dev, words, scoring.threshold))
     print(row("plain cosine", "—", dev, cosine, None))
-    print(row("meaning (posted)", f"threshold {scoring.meaning_threshold}", dev, meaning,
-              scoring.meaning_threshold))  # fmt: skip
-    posted = meaning >= scoring.meaning_threshold
+    posted = posted_by_the_app(dev, ours, scoring)
+    setting = (f"{scoring.meaning_threshold}, or {scoring.suggest_threshold} with words "
+               f"≥ {scoring.threshold}")  # fmt: skip
+    print(row("meaning (posted)", setting, dev, meaning, posted))
     cp, cr, _, _ = precision_tuned(dev, meaning)
     print(f"\nPosted links, threshold chosen for precision (F0.5) on one half, measured on the "
           f"other: P {cp:.2f}, R {cr:.2f}")  # fmt: skip
@@ -185,6 +189,24 @@ def quality(dev: DevSet, scoring: Scoring, suggestions: int) -> None:
           f"(the scorer's --k {suggestions}); a request is in {per.mean():.2f} suggested pairs "
           f"on average, {per.max()} at most")  # fmt: skip
     print(f"Embedding: {per_request:.1f} ms a request (one core, {embedder.model_id})\n")
+
+
+def posted_by_the_app(dev: DevSet, vectors: np.ndarray, scoring: Scoring) -> np.ndarray:
+    """The pairs RequestIndex.related posts, request by request (the App's own rule)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        index = RequestIndex(Path(tmp) / "p.db", embeddings.load().embedder)
+        assert index.meaning is not None
+        index.upsert_many(dev.requests)
+        index.meaning.vectors.store(
+            1, [((r.repo, r.number), embedding_text(r)) for r in dev.requests], vectors
+        )
+        number = {r.number: i for i, r in enumerate(dev.requests)}
+        linked = set()
+        for i, request in enumerate(dev.requests):
+            for found in index.related(request, scoring):
+                linked.add(tuple(sorted((i, number[found.request.number]))))
+        index.close()
+    return np.array([tuple(sorted((i, j))) in linked for i, j in zip(dev.a, dev.b, strict=True)])
 
 
 def precision_tuned(dev: DevSet, scores: np.ndarray) -> tuple[float, ...]:
@@ -283,7 +305,7 @@ def hidden_among(dev: DevSet, scoring: Scoring, count: int, suggestions: int) ->
     }
     suggested = np.array([tuple(sorted((i, j))) in chosen
                           for i, j in zip(dev.a, dev.b, strict=True)])  # fmt: skip
-    posted = np.einsum("ij,ij->i", ours[dev.a], ours[dev.b]) >= scoring.meaning_threshold
+    posted = posted_by_the_app(dev, ours, scoring)
     p, r, f, _ = prf(dev, posted)
     _, both, _, _ = prf(dev, posted | suggested)
     print(

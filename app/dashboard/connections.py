@@ -66,7 +66,10 @@ def gather(state: Any) -> list[InstallationView]:
                 continue
             if not shows_private and (a.private or b.private):
                 continue
-            told = index.explained(a, [Related(b, score, (), (), by_meaning=True)], scoring)
+            candidate = [Related(b, score, (), (), by_meaning=True)]
+            if index.judged(a, candidate, scoring):
+                continue  # their words agree too: already linked on the issues
+            told = index.judged(a, candidate, scoring, posted_only=False)
             connections.append(Connection(installation, a, b, score, told[0].shared_terms))
         found.append(
             InstallationView(
