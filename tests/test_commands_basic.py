@@ -87,6 +87,30 @@ async def test_unknown_and_malformed_commands_are_answered(flywheel: Flywheel, f
     assert fake.reactions_on(cid) == ["confused"]
 
 
+def gfm_table_rows(markdown: str) -> list[list[str]]:
+    """The body rows of the tables in ``markdown``, each as its cells' text, as GFM parses it."""
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable("table").parse(markdown)
+    rows: list[list[str]] = []
+    in_body = False
+    for token in tokens:
+        if token.type == "tbody_open":
+            in_body = True
+        elif token.type == "tbody_close":
+            in_body = False
+        elif in_body and token.type == "tr_open":
+            rows.append([])
+        elif in_body and token.type == "inline":
+            text = "".join(
+                child.content
+                for child in token.children or []
+                if child.type in ("text", "code_inline")
+            )
+            rows[-1].append(text)
+    return rows
+
+
 async def test_help_lists_the_commands_of_this_issue(flywheel: Flywheel, fake: Any) -> None:
     issue = plain_issue(fake)
     cid, _ = await say(flywheel, issue, "/help", author="visitor", association="NONE")
@@ -95,6 +119,10 @@ async def test_help_lists_the_commands_of_this_issue(flywheel: Flywheel, fake: A
     assert "| `/help` | anyone |" in reply
     assert "/join" not in reply, "membership commands only show on consortium issues"
     assert fake.reactions_on(cid) == ["+1"]
+    # As GitHub renders it (GFM tables): every row has its two cells, pipes stay inside them.
+    rows = gfm_table_rows(reply)
+    assert rows and all(len(cells) == 2 for cells in rows), rows
+    assert any(cells[0] == "/close [completed|not-planned|duplicate]" for cells in rows), rows
     # GitHub redelivers the same comment (a new delivery id): no second reply, no new reaction.
     again = payloads.comment_event(
         fake, issue, "/help", author="visitor", association="NONE", comment_id=cid

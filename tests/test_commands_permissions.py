@@ -195,3 +195,54 @@ async def test_permission_matrix_no_outsider_or_bot_changes_anything(
     assert all("<!-- flywheel:reply." in body for body in new_comments)
     assert len(new_comments) == len(CHANGING_ALL)
     assert all(c.path.endswith(("/comments", "/reactions")) for c in writes)
+
+
+# Who the commenter is → (author_association on the comment, org member?, repository role).
+PEOPLE = {
+    "outsider": ("NONE", False, "none"),
+    "read collaborator": ("COLLABORATOR", False, "read"),
+    "triage collaborator": ("COLLABORATOR", False, "triage"),
+    "write collaborator": ("COLLABORATOR", False, "write"),
+    "maintain collaborator": ("COLLABORATOR", False, "maintain"),
+    "admin collaborator": ("COLLABORATOR", False, "admin"),
+    "org member": ("MEMBER", True, "read"),
+    "private org member": ("CONTRIBUTOR", True, "read"),
+    "owner": ("OWNER", False, "none"),
+    "author": ("NONE", False, "none"),
+    "team member": ("CONTRIBUTOR", False, "none"),
+}
+LADDER_LEVELS = ("anyone", "author", "member", "representative", "triage", "write", "maintain",
+                 "admin", "team:community-team")  # fmt: skip
+
+
+def expected(level: str, who: str) -> bool:
+    """What README says: a level admits everyone above it, owners always."""
+    _association, member, role = PEOPLE[who]
+    rank = ("none", "read", "triage", "write", "maintain", "admin").index(role)
+    if level == "anyone" or who == "owner":
+        return True
+    if level == "team:community-team":
+        return who == "team member" or role == "admin"
+    if level in ("author", "member", "representative"):
+        return member or rank >= 2 or (level == "author" and who == "author")
+    return rank >= ("none", "read", "triage", "write", "maintain", "admin").index(level)
+
+
+@pytest.mark.parametrize("level", LADDER_LEVELS)
+async def test_every_level_admits_every_higher_role(github: Any, fake: Any, level: str) -> None:
+    from app.github.permissions import Commenter, PermissionChecker
+
+    gh = await github.for_installation(1)
+    checker = PermissionChecker()
+    fake.teams[(ORG, "community-team")] = {"team-member"}
+    verdicts = {}
+    for who, (association, member, role) in PEOPLE.items():
+        login = who.replace(" ", "-")
+        if member:
+            fake.org_members.add((ORG.lower(), login))
+        if role != "none":
+            fake.permissions[(REPO, login)] = role
+        commenter = Commenter(login, association, issue_author="author")
+        verdicts[who] = await checker.allows(gh, REPO, commenter, level)
+    wrong = {who: got for who, got in verdicts.items() if got != expected(level, who)}
+    assert wrong == {}, f"level {level}: {wrong}"

@@ -66,10 +66,10 @@ def _finalize(value: Any) -> Any:
 
 
 def _oneline(value: Any) -> Any:
-    """For table cells: newlines and pipes would break the table."""
-    if isinstance(value, Markup):
-        return value
-    return " ".join(str(value).split()).replace("|", "/")
+    """For GFM table cells: a newline ends the row and a bare ``|`` starts a new cell (even in
+    a code span), so text is put on one line and its pipes escaped, ours and people's alike."""
+    text = value if isinstance(value, Markup) else neutralise(value)
+    return Markup(" ".join(str(text).split()).replace("\\|", "|").replace("|", "\\|"))
 
 
 SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"

@@ -62,9 +62,16 @@ class PermissionChecker:
         if level == "author" and who.login.lower() == who.issue_author.lower():
             return True
         if level in ("author", "member", "representative"):
+            # Below triage on the ladder: an organisation member passes, and so does every
+            # higher repository role, an outside collaborator's included.
             if association == "MEMBER":
                 return True
-            return gh is not None and await self.is_member(gh, repo.split("/")[0], who.login)
+            if gh is None:
+                return False
+            if await self.is_member(gh, repo.split("/")[0], who.login):
+                return True
+            role = await self.repo_role(gh, repo, who.login)
+            return REPO_ROLES.index(role) >= REPO_ROLES.index("triage")
         if gh is None:
             return False  # dry-run: nothing is changed anyway, and nothing can be proven
         if level.startswith("team:"):
