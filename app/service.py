@@ -114,6 +114,7 @@ def create_app(
             emit=emit,
             index=state.index,
             facts=state.facts,
+            link_key=settings.link_key,
         )
         state.dispatcher = Dispatcher(
             state.journal,

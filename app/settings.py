@@ -6,6 +6,8 @@ Modules never read ``os.environ`` themselves: tests and the CLI build a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -77,6 +79,8 @@ class Settings:
     # unset: the shipped all-MiniLM-L6-v2 (int8).
     embedding_model: str | None = None
     log_format: str = "text"  # FLYWHEEL_LOG_FORMAT: text for people, json for log shippers
+    # FLYWHEEL_LINK_KEY: keys the digests naming private issues in public comments' markers.
+    link_key_text: str | None = field(default=None, repr=False)
 
     @property
     def has_credentials(self) -> bool:
@@ -86,6 +90,15 @@ class Settings:
     def dry_run(self) -> bool:
         """Without App credentials nothing can be written, so we only print plans."""
         return self.force_dry_run or not self.has_credentials
+
+    @property
+    def link_key(self) -> bytes:
+        """FLYWHEEL_LINK_KEY, or a key derived from the webhook secret: either way a secret,
+        so a public reader cannot recompute which private issue a digest names."""
+        if self.link_key_text:
+            return self.link_key_text.encode()
+        secret = (self.webhook_secret or "").encode()
+        return hmac.new(secret, b"flywheel: private issue references", hashlib.sha256).digest()
 
     @property
     def graphql_url(self) -> str:
@@ -148,6 +161,7 @@ class Settings:
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
             "dashboard_token": env.get("FLYWHEEL_DASHBOARD_TOKEN") or None,
             "log_format": log_format,
+            "link_key_text": env.get("FLYWHEEL_LINK_KEY") or None,
             "embedding_model": env.get("FLYWHEEL_EMBEDDING_MODEL") or None,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),

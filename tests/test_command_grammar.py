@@ -99,3 +99,11 @@ def test_commands_in_code_or_quotes_are_never_found(
         else:
             lines.append("> " + text)
     assert [(c.name, c.args) for c in parse("\n".join(lines))] == expected
+
+
+def test_only_markdown_line_endings_start_a_command() -> None:
+    """GitHub shows U+2028, \x0b, \x1c, \x85 inside a line: no command may hide behind them."""
+    for hidden in ("\u2028", "\u2029", "\x0b", "\x0c", "\x1c", "\x85"):
+        assert [c.name for c in parse(f'/label "x{hidden}/close"')] == ["label"], repr(hidden)
+    for ending in ("\n", "\r\n", "\r"):
+        assert [c.name for c in parse(f"/label x{ending}/close")] == ["label", "close"]

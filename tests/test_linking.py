@@ -15,11 +15,15 @@ from typing import Any
 import pytest
 
 from app.linking.index import RequestIndex
+from app.linking.linkdata import LinkData, toggle
+from app.linking.refs import legacy_opaque, opaque
 from app.linking.reindex import rebuild
+from app.plan.actions import IssueRef
+from app.settings import Settings
 from app.workflows import markers
 from tests import payloads
 from tests.commenting import say
-from tests.conftest import ORG, PRIVATE_REPO, REPO, ROOT, Flywheel
+from tests.conftest import ORG, PRIVATE_REPO, REPO, ROOT, SECRET, Flywheel
 from tests.test_commands_basic import grant
 
 SUPPORT = "example-org/support"  # a second public repository
@@ -159,6 +163,23 @@ async def test_private_text_never_reaches_a_public_repository(
     assert f"{REPO}#{public.number} **GPU image with PyTorch" in in_private
     assert f"{VAULT}#{other_secret.number} **{GPU_TRAINING[0]}**" in in_private
     assert "goodall" in in_private, "private repositories show each other in full"
+
+    # The public marker names the private issues by a keyed digest: hashing candidate
+    # names (the old, unkeyed form) does not find them; the App, holding the key, does.
+    auto = markers.find(links(fake, public)[0]["body"])["links"]["auto"]
+    key = Settings(webhook_secret=SECRET).link_key
+    for private in (f"{PRIVATE_REPO}#{secret.number}", f"{VAULT}#{other_secret.number}"):
+        assert opaque(private, key) in auto
+        assert legacy_opaque(private) not in auto and private not in auto
+
+
+def test_markers_written_before_the_key_are_still_read() -> None:
+    ref = IssueRef(VAULT, 7)
+    old = LinkData(suppressed=[legacy_opaque(ref)])
+    assert old.mentions(ref, "suppressed", b"any key")
+    toggle(old, ref, pin=True, hide=True, key=b"k")
+    assert old.pinned == [opaque(ref, b"k")] and old.suppressed == []
+    assert opaque(ref, b"k") != opaque(ref, b"other") != legacy_opaque(ref)
 
 
 async def test_a_need_shared_by_three_communities_is_labelled_and_put_on_the_roadmap(

@@ -74,8 +74,10 @@ class Processor:
         emit: Callable[[str], None] | None = None,
         index: RequestIndex | None = None,
         facts: Facts | None = None,
+        link_key: bytes = b"",
     ) -> None:
         self.router = router
+        self.link_key = link_key
         self.facts = facts
         self._config = config
         self.journal = journal
@@ -126,6 +128,7 @@ class Processor:
             index=self.index,
             comments=CommentLists(self.caches.comment_writes),
             retry=delivery.attempts > 0,
+            link_key=self.link_key,
         )
         if refreshed.note:
             ctx.note(refreshed.note)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.linking.refs import OPAQUE, opaque, parse_ref
+from app.linking.refs import OPAQUE, forms_of, opaque, parse_ref
 from app.linking.scoring import Related
 from app.plan.actions import IssueRef
 
@@ -31,8 +31,8 @@ class LinkData:
         found = {"pinned": self.pinned, "suppressed": self.suppressed, "auto": self.auto}
         return {k: v for k, v in found.items() if v}
 
-    def mentions(self, ref: IssueRef, name: str) -> bool:
-        return bool({str(ref), opaque(ref)} & set(getattr(self, name)))
+    def mentions(self, ref: IssueRef, name: str, key: bytes) -> bool:
+        return bool(forms_of(ref, key) & set(getattr(self, name)))
 
 
 def refs_in(value: Any) -> list[str]:
@@ -49,11 +49,11 @@ class Shown:
     links: list[Related]
 
 
-def toggle(data: LinkData, ref: IssueRef, *, pin: bool, hide: bool) -> None:
+def toggle(data: LinkData, ref: IssueRef, *, pin: bool, hide: bool, key: bytes) -> None:
     """Pin (or suppress) ``ref`` in an issue's link data: by name, or by digest (``hide``)
     when the issue is in a private repository this one's readers may not see."""
-    forms_of_ref = {str(ref), opaque(ref)}
+    forms_of_ref = forms_of(ref, key)
     data.pinned = [r for r in data.pinned if r not in forms_of_ref]
     data.suppressed = [r for r in data.suppressed if r not in forms_of_ref]
     data.auto = [r for r in data.auto if r not in forms_of_ref]
-    (data.pinned if pin else data.suppressed).append(opaque(ref) if hide else str(ref))
+    (data.pinned if pin else data.suppressed).append(opaque(ref, key) if hide else str(ref))

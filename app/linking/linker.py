@@ -21,7 +21,7 @@ from app.config.render import renderer_for, trusted
 from app.github.errors import PermanentGitHubError, classify
 from app.linking.index import RequestIndex
 from app.linking.linkdata import LinkData, Shown, toggle
-from app.linking.refs import _short, opaque, parse_ref, ref_of
+from app.linking.refs import _short, forms_of, opaque, parse_ref, ref_of
 from app.linking.requests import scoring_of
 from app.linking.scoring import Related, Request
 from app.plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
@@ -39,6 +39,7 @@ class Linker:
         self.index = index if index is not None else ctx.index
         self.settings = ctx.config.settings.linking
         self.installation = int((ctx.data.get("installation") or {}).get("id") or 0)
+        self.key = ctx.link_key
         self.scoring = scoring_of(self.settings)
         if self.index is not None and self.index.meaning is not None:
             # Enough decisions by people here move where a link is posted (decisions.py).
@@ -74,8 +75,8 @@ class Linker:
         readers may see it; the comments are planned by the caller."""
         a_private, b_private = await self.is_private(a.repo), await self.is_private(b.repo)
         data_a, data_b = await self.data_of(a), await self.data_of(b)
-        toggle(data_a, b, pin=pin, hide=b_private and not a_private)
-        toggle(data_b, a, pin=pin, hide=a_private and not b_private)
+        toggle(data_a, b, pin=pin, hide=b_private and not a_private, key=self.key)
+        toggle(data_b, a, pin=pin, hide=a_private and not b_private, key=self.key)
         return data_a, data_b
 
     def known(self, ref: IssueRef) -> Request | None:
@@ -131,8 +132,8 @@ class Linker:
         chosen = [
             r
             for r in found.values()
-            if not data.mentions(ref_of(r.request), "suppressed")
-            and not data.mentions(ref_of(r.request), "pinned")
+            if not data.mentions(ref_of(r.request), "suppressed", self.key)
+            and not data.mentions(ref_of(r.request), "pinned", self.key)
         ]
         chosen.sort(key=lambda r: (-r.score, r.request.ref))
         return chosen[: self.settings.max_links]
@@ -159,7 +160,7 @@ class Linker:
             return None
         if self._opaque is None:  # built once per delivery, from the private requests only
             private = self.index.all(self.installation, private_only=True)
-            self._opaque = {opaque(r.ref): r for r in private}
+            self._opaque = {form: r for r in private for form in forms_of(r.ref, self.key)}
         return self._opaque.get(text)
 
     async def shown_before(self, ref: IssueRef) -> list[Request]:
@@ -220,7 +221,9 @@ class Linker:
         entries = [self._entry(r, ref, here_private) for r in links]
         pinned = [await self._pinned_entry(text, ref, here_private) for text in data.pinned]
         data.auto = [
-            opaque(r.request.ref) if r.request.private and not here_private else r.request.ref
+            opaque(r.request.ref, self.key)
+            if r.request.private and not here_private
+            else r.request.ref
             for r in links
         ]
         shared = self._shared_need(request, links, here_private) if request else None

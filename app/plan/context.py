@@ -32,6 +32,7 @@ class HandlerContext:
     caches: Caches | None = None  # process-wide: boards, repo labels, representatives
     permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
     index: RequestIndex | None = None  # every community request: what linking searches
+    link_key: bytes = b""  # keys the digests that name private issues in public markers
     retry: bool = False  # an earlier attempt of this delivery ran (and may have written locally)
     # What a comment's commands settled ({"comment": id, "keys": [...]}): kept in the
     # journal so that a late, older command does not undo it (slash/overtaken.py).

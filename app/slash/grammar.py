@@ -19,6 +19,7 @@ from app.config.commands import CommandSpec
 
 _COMMAND = re.compile(r"^ {0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]{0,39})(?:[ \t]+(?P<args>.*))?$")
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # CommonMark's line endings, and no others
 _INDENTED = re.compile(r"^(?: {4,}|\t)")
 _QUOTE = re.compile(r"^ {0,3}>")
 # A quoted argument (escapes \" and \\ inside), a typographic one, or a bare word.
@@ -67,7 +68,10 @@ def parse(body: str | None) -> list[Command]:
     fence: str | None = None
     in_html_comment = False
     previous_blank = True
-    for number, line in enumerate((body or "").splitlines(), start=1):
+    # Lines as GitHub's markdown sees them: str.splitlines would also split at U+2028, \x1c,
+    # \x85…, which GitHub shows inside one line, so "/label "x<U+2028>/close"" would hide a
+    # /close in what a reader sees as one command's argument.
+    for number, line in enumerate(_LINE_BREAK.split(body or ""), start=1):
         if fence is not None:
             if _closes(fence, line):
                 fence = None
