@@ -425,6 +425,7 @@ class FakeGitHub:
         return [
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self._token),
             ("GET", r"/app/hook/deliveries", self._list_deliveries),
+            ("GET", r"/app", self._app),
             ("GET", r"/app/installations", self._list_installations),
             ("GET", r"/orgs/(?P<org>[^/]+)/installation", self._org_installation),
             ("GET", r"/installation/repositories", self._installation_repos),
@@ -514,6 +515,13 @@ class FakeGitHub:
         self.tokens[token] = int(iid)
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return web.json_response({"token": token, "expires_at": expires}, status=201)
+
+    async def _app(self, request: web.Request, data: Any) -> web.Response:
+        """GET /app, as GitHub answers the App's own JWT (the bot is ``slug[bot]``)."""
+        return web.json_response(
+            {"id": 12345, "slug": "flywheel", "name": "Flywheel", "owner": {"login": "example-org"},
+             "permissions": {"issues": "write"}, "events": ["issues", "issue_comment"]}
+        )  # fmt: skip
 
     async def _list_installations(self, request: web.Request, data: Any) -> web.Response:
         return self._paginate(

@@ -104,9 +104,13 @@ def delivery_row(row: Mapping[str, Any], base: str, shows_private: bool) -> Deli
 
 
 def rate_rows(limits: Mapping[int, Any], now: float | None = None) -> list[RateRow]:
-    """Each installation's GitHub allowance, as the last answer's headers told it."""
+    """Each installation's GitHub allowance, as the last answer's headers told it. The App's
+    own calls (made with its JWT: ``GET /app``, listing installations) are kept under 0 and
+    have an allowance of their own that no installation's work spends: not shown."""
     rows = []
     for installation, state in sorted(limits.items()):
+        if installation == 0:
+            continue
         limit, remaining, reset = state.limit, state.remaining, state.reset
         rows.append(
             RateRow(

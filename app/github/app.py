@@ -5,6 +5,7 @@ and one client per installation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,6 +21,9 @@ from app.observe.metrics import Metrics
 from app.settings import Settings
 
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
+
+
+log = logging.getLogger("flywheel.github")
 
 
 @dataclass
@@ -59,6 +63,7 @@ class GitHubApp:
         self._locks: dict[int, asyncio.Lock] = {}
         self.etag_cache: cachetools.LRUCache[str, Any] = cachetools.LRUCache(maxsize=4096)
         self.rate_limits: dict[int, RateLimitState] = {}
+        self._identity: dict[str, Any] | None = None
 
     @classmethod
     def from_settings(
@@ -119,6 +124,25 @@ class GitHubApp:
         """A client and a fresh JWT, for the few endpoints answered to the App itself."""
         jwt = gh_apps.get_jwt(app_id=self._app_id, private_key=self._private_key)
         return self._client(None, 0, None), jwt
+
+    async def identity(self) -> dict[str, Any]:
+        """``GET /app``: the App as GitHub knows it (its slug names its bot: ``slug[bot]``).
+        Also the check that the key and id are right: GitHub refuses a JWT they did not sign."""
+        if self._identity is None:
+            client, jwt = self._as_app()
+            try:
+                self._identity = dict(await client.getitem("/app", jwt=jwt))
+            except Exception as exc:
+                raise classify(exc) from exc
+        return self._identity
+
+    async def bot_login(self) -> str:
+        """The login our own comments and labels carry; "" when GitHub cannot say."""
+        try:
+            return f"{(await self.identity())['slug']}[bot]"
+        except Exception as exc:  # the App's own events are then told by being a bot at all
+            log.warning("could not ask GitHub which bot this App is: %s", exc)
+            return ""
 
     async def installation_ids(self) -> list[int]:
         """Every installation of the App (for sweeps that no webhook starts, like reminders)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.plan.context import HandlerContext, is_from_bot
+from app.plan.context import HandlerContext, ignored_sender
 from app.slash import dispatch as slash
 
 router = Router()
@@ -16,8 +16,9 @@ async def on_comment_created(event: sansio.Event, ctx: HandlerContext) -> None:
     """issue_comment.created by a person → its commands, in order (an edit never replays them)."""
     comment = event.data.get("comment") or {}
     author = comment.get("user") or {}
-    if is_from_bot(event.data) or author.get("type") == "Bot":
-        return  # bots, ourselves included, never command us
+    own = ctx.app_login and str(author.get("login", "")).lower() == ctx.app_login.lower()
+    if ignored_sender(ctx) or own or (author.get("type") == "Bot" and not ctx.app_login):
+        return  # we never command ourselves; other bots only when ignore_bots is false
     if "/" not in str(comment.get("body") or ""):
         return
     await slash.run_comment(ctx, event.data)

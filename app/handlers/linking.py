@@ -17,7 +17,7 @@ from app.linking.linker import Linker
 from app.linking.requests import request_of
 from app.linking.scoring import Request, same_for_linking
 from app.plan.actions import IssueRef
-from app.plan.context import HandlerContext, is_from_bot
+from app.plan.context import HandlerContext, ignored_sender
 
 router = Router()
 
@@ -61,7 +61,7 @@ async def on_issue(event: sansio.Event, ctx: HandlerContext) -> None:
         index.upsert_many([after])
         if index.meaning is not None:  # its vector, in a thread (~40 ms): off the event loop
             await index.meaning.ensure([after])
-    if is_from_bot(event.data) or (before is None and after is None):
+    if ignored_sender(ctx) or (before is None and after is None):
         return
     unchanged = before is not None and after is not None and same_for_linking(before, after)
     # A retry finds the index already updated by the attempt that failed: not "unchanged".

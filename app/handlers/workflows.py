@@ -6,7 +6,7 @@ from gidgethub import sansio
 from gidgethub.routing import Router
 
 from app.plan.actions import EnsureProjectItem, IssueRef
-from app.plan.context import HandlerContext, is_from_bot
+from app.plan.context import HandlerContext, ignored_sender
 from app.plan.workflow_issue import plan_with_links
 from app.workflows import forms, markers
 from app.workflows import rules as workflows
@@ -41,7 +41,7 @@ async def on_opened(event: sansio.Event, ctx: HandlerContext) -> None:
 async def on_labeled(event: sansio.Event, ctx: HandlerContext) -> None:
     """A person changes labels: a workflow's own label → the issue joins that workflow;
     a ``prefix: value`` label (``interested: hypatia``) → the comment shows it."""
-    if is_from_bot(event.data):
+    if ignored_sender(ctx):
         return  # our own label changes
     label = str((event.data.get("label") or {}).get("name", "")).lower()
     issue = event.data["issue"]
@@ -117,7 +117,7 @@ async def on_closed(event: sansio.Event, ctx: HandlerContext) -> None:
 @router.register("issue_comment", action="edited")
 async def on_checklist_ticked(event: sansio.Event, ctx: HandlerContext) -> None:
     """Ticks in our checklist comment → board Status follows the progress rules."""
-    if is_from_bot(event.data):
+    if ignored_sender(ctx):
         return
     comment = event.data.get("comment") or {}
     found = markers.find(comment.get("body"))

@@ -27,7 +27,7 @@ from app.intake.worker import DeliveryFailed
 from app.linking.index import RequestIndex
 from app.plan.actions import DryRunExecutor, PlanApplier, UpsertComment
 from app.plan.comments import Caches, CommentLists
-from app.plan.context import HandlerContext, is_from_bot
+from app.plan.context import HandlerContext, ignored_sender
 from app.plan.executor import Executor
 from app.store.delivery import Delivery
 from app.store.facts import Facts, issue_fact
@@ -43,7 +43,7 @@ def report_override_problem(ctx: HandlerContext, problem: ConfigError) -> None:
     """Say on the issue that the repository's override was ignored, and why (once, kept current)."""
     ctx.note(f"{OVERRIDE_PATH} ignored: {problem}; the central config was used")
     ref = ctx.issue_ref()
-    if ref is None or is_from_bot(ctx.data):
+    if ref is None or ignored_sender(ctx):
         return
     ctx.add(
         UpsertComment(
@@ -78,6 +78,7 @@ class Processor:
     ) -> None:
         self.router = router
         self.link_key = link_key
+        self._app_login: str | None = None  # asked of GitHub once per process
         self.facts = facts
         self._config = config
         self.journal = journal
@@ -102,6 +103,11 @@ class Processor:
             # A comment's copy of the issue dates from the comment: it may not overwrite
             # what an `issues` event noted (a title edited, a close), only fill a gap.
             self.facts.workflow_issue(fact, replace=event.event == "issues")
+
+    async def app_login(self) -> str:
+        if self._app_login is None:
+            self._app_login = await self.github.bot_login() if self.github is not None else ""
+        return self._app_login
 
     async def client_for(self, delivery: Delivery) -> GitHubClient | None:
         if self.github is None or delivery.installation_id is None:
@@ -129,6 +135,7 @@ class Processor:
             comments=CommentLists(self.caches.comment_writes),
             retry=delivery.attempts > 0,
             link_key=self.link_key,
+            app_login=await self.app_login(),
         )
         if refreshed.note:
             ctx.note(refreshed.note)

@@ -32,6 +32,7 @@ class HandlerContext:
     caches: Caches | None = None  # process-wide: boards, repo labels, representatives
     permissions: PermissionChecker | None = None  # process-wide, answers cached briefly
     index: RequestIndex | None = None  # every community request: what linking searches
+    app_login: str = ""  # our own bot's login ("slug[bot]"), "" when GitHub could not say
     link_key: bytes = b""  # keys the digests that name private issues in public markers
     retry: bool = False  # an earlier attempt of this delivery ran (and may have written locally)
     # What a comment's commands settled ({"comment": id, "keys": [...]}): kept in the
@@ -63,6 +64,17 @@ class HandlerContext:
 
 
 def is_from_bot(data: dict[str, Any]) -> bool:
-    """Events sent by bots (ours included) must never trigger work: no loops, no replays."""
     sender = data.get("sender") or {}
     return sender.get("type") == "Bot" or str(sender.get("login", "")).endswith("[bot]")
+
+
+def ignored_sender(ctx: HandlerContext) -> bool:
+    """Our own App's events never trigger work (no loops, no replays); other bots' do unless
+    ``ignore_bots`` (the default) says to skip them. When GitHub could not say which bot we
+    are, every bot is skipped: better a bot's issue unlabelled than a loop."""
+    if not is_from_bot(ctx.data):
+        return False
+    login = str((ctx.data.get("sender") or {}).get("login", "")).lower()
+    if not ctx.app_login or login == ctx.app_login.lower():
+        return True
+    return ctx.config.settings.ignore_bots
