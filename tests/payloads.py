@@ -60,6 +60,65 @@ def repository(fake: FakeGitHub, full_name: str) -> dict[str, Any]:
         "has_issues": True,
         "archived": False,
         "open_issues_count": 1,
+        **_repository_details(full_name),
+    }
+
+
+# The rest of a repository object as GitHub sends it: hypermedia URLs and counters
+# Flywheel never reads, present so that handlers see the real shape.
+_REPO_URLS = (
+    "archive_url /{archive_format}{/ref}", "assignees_url /assignees{/user}",
+    "blobs_url /git/blobs{/sha}", "branches_url /branches{/branch}",
+    "collaborators_url /collaborators{/collaborator}", "commits_url /commits{/sha}",
+    "compare_url /compare/{base}...{head}", "contents_url /contents/{+path}",
+    "contributors_url /contributors", "deployments_url /deployments",
+    "downloads_url /downloads", "events_url /events", "forks_url /forks",
+    "git_commits_url /git/commits{/sha}", "git_refs_url /git/refs{/sha}",
+    "git_tags_url /git/tags{/sha}", "hooks_url /hooks",
+    "issue_comment_url /issues/comments{/number}", "issue_events_url /issues/events{/number}",
+    "keys_url /keys{/key_id}", "languages_url /languages", "merges_url /merges",
+    "milestones_url /milestones{/number}",
+    "notifications_url /notifications{?since,all,participating}", "pulls_url /pulls{/number}",
+    "releases_url /releases{/id}", "stargazers_url /stargazers", "statuses_url /statuses/{sha}",
+    "subscribers_url /subscribers", "subscription_url /subscription", "tags_url /tags",
+    "teams_url /teams", "trees_url /git/trees{/sha}",
+)  # fmt: skip
+
+
+def _repository_details(full_name: str) -> dict[str, Any]:
+    api = f"https://api.github.com/repos/{full_name}"
+    details: dict[str, Any] = {
+        key: api + suffix for key, suffix in (entry.split(" ") for entry in _REPO_URLS)
+    }
+    details.update(
+        git_url=f"git://github.com/{full_name}.git",
+        ssh_url=f"git@github.com:{full_name}.git",
+        clone_url=f"https://github.com/{full_name}.git",
+        svn_url=f"https://github.com/{full_name}",
+        mirror_url=None, homepage=None, language=None, license=None, topics=[],
+        size=0, forks=0, forks_count=0, open_issues=1, watchers=0, watchers_count=0,
+        stargazers_count=0, has_downloads=True, has_pages=False, has_projects=True,
+        has_wiki=True, disabled=False, is_template=False, web_commit_signoff_required=False,
+        custom_properties={},
+    )  # fmt: skip
+    return details
+
+
+def organization(login: str) -> dict[str, Any]:
+    api = f"https://api.github.com/orgs/{login}"
+    return {
+        "login": login,
+        "id": 33435682,
+        "node_id": "MDEyOk9yZ2FuaXphdGlvbjMzNDM1Njgy",
+        "url": api,
+        "repos_url": api + "/repos",
+        "events_url": api + "/events",
+        "hooks_url": api + "/hooks",
+        "issues_url": api + "/issues",
+        "members_url": api + "/members{/member}",
+        "public_members_url": api + "/public_members{/member}",
+        "avatar_url": "https://avatars.githubusercontent.com/u/33435682?v=4",
+        "description": None,
     }
 
 
@@ -117,6 +176,7 @@ def issue_object(fake: FakeGitHub, issue: Issue) -> dict[str, Any]:
         "timeline_url": api + "/timeline",
         "performed_via_github_app": None,
         "state_reason": issue.state_reason,
+        "draft": False,
     }
 
 
@@ -138,6 +198,7 @@ def issues_event(
         "issue": issue_object(fake, issue),
         "repository": repository(fake, issue.repo),
         "sender": user(sender or issue.user, bot=(sender or issue.user).endswith("[bot]")),
+        "organization": organization(issue.repo.split("/")[0]),
         "installation": installation(fake, fake.repos[issue.repo]["installation"]),
     }
     if changes is not None:
@@ -163,7 +224,9 @@ def comment_event(
     bot: bool = False,
     comment_id: int | None = None,
     action: str = "created",
+    previous: str = "",
 ) -> dict[str, Any]:
+    """``previous``: for ``edited``, the body before (GitHub sends it under ``changes``)."""
     cid = comment_id or 5_000_000 + len(fake.calls) + len(fake.comments)
     api = f"https://api.github.com/repos/{issue.repo}/issues/comments/{cid}"
     return {
@@ -185,7 +248,9 @@ def comment_event(
         },
         "repository": repository(fake, issue.repo),
         "sender": user(author, bot=bot),
+        "organization": organization(issue.repo.split("/")[0]),
         "installation": installation(fake, fake.repos[issue.repo]["installation"]),
+        **({"changes": {"body": {"from": previous}}} if action == "edited" else {}),
     }
 
 

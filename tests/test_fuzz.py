@@ -185,6 +185,14 @@ def test_any_request_gets_a_2xx_or_4xx(served: ThreadedApp, request: Any) -> Non
         assert status in (400, 401), (status, headers)
 
 
+@pytest.mark.slow
+@settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(requests())
+def test_any_request_gets_a_2xx_or_4xx_at_length(served: ThreadedApp, request: Any) -> None:
+    """The same property over 2,000 requests (``python -m pytest -m slow``)."""
+    test_any_request_gets_a_2xx_or_4xx.hypothesis.inner_test(served, request)
+
+
 @st.composite
 def github_shaped(draw: st.DrawFn, fake: FakeGitHub) -> tuple[str, dict[str, Any], Any]:
     """A payload as GitHub shapes it, with people's text anywhere people type."""

@@ -47,6 +47,7 @@ from app.linking.scoring import (
 )
 from app.linking.text import stem
 from app.linking.vectors import VectorIndex
+from app.store.files import database
 
 if TYPE_CHECKING:
     from app.linking.embeddings import Embedder
@@ -56,7 +57,7 @@ class RequestIndex:
     """One SQLite file; calls are synchronous and take milliseconds, serialised by a lock."""
 
     def __init__(self, path: Path | str = ":memory:", embedder: Embedder | None = None) -> None:
-        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        self.db = sqlite3.connect(database(path), check_same_thread=False, timeout=10)
         self.lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
         self._df_cache_since = time.monotonic()

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from app.config.model import Config
+from app.store.files import database
 from app.workflows import forms, membership
 from app.workflows import rules as workflows
 from app.workflows.markers import LINKS_KEY
@@ -122,7 +123,7 @@ class Facts:
     """One SQLite file (the journal's); writes are small and rare, reads serve the pages."""
 
     def __init__(self, path: Path | str = ":memory:") -> None:
-        self.db = sqlite3.connect(str(path), check_same_thread=False, timeout=10)
+        self.db = sqlite3.connect(database(path), check_same_thread=False, timeout=10)
         self.lock = threading.Lock()
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is refilled later

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.store.delivery import PENDING, RUNNING, Delivery, delivery_from_row
+from app.store.files import database
 from app.store.journal_queries import JournalQueries
 from app.store.journal_sql import (
     COLUMNS,
@@ -40,7 +41,7 @@ class Journal(JournalQueries):
     """Async façade: commits on the writer thread's connection, reads on the reader thread's."""
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
-        self.path = str(path)
+        self.path = database(path)
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-read")
         self._reader: sqlite3.Connection | None = None  # reader thread only
