@@ -34,6 +34,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("event", help="the X-GitHub-Event name, e.g. issues")
     replay.add_argument("file", help="a webhook payload as JSON")
     replay.add_argument("--config", help="workflow-config folder (default $FLYWHEEL_CONFIG)")
+    replay.add_argument(
+        "--short", action="store_true", help="one line per planned action, not comment bodies"
+    )
     replay.set_defaults(func=cmd_replay)
 
     remind = sub.add_parser("remind", help="post the date reminders due today (for cron)")

@@ -142,13 +142,28 @@ def test_replay_prints_the_plan_without_network(fake: Any, tmp_path: Path) -> No
     result = run_cli("replay", "issues", str(path), env={"GITHUB_API_URL": "http://127.0.0.1:9"})
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert (
-        "would labels on example-org/hubs#1: add 'type: onboard', 'new hub', 'community: hypatia'"
-        in out
-    )
+    # 'type: onboard' is on the issue already: only what would be written is planned.
+    assert "would labels on example-org/hubs#1: add 'new hub', 'community: hypatia'" in out
+    assert "needs: info" not in out, "a new issue has no label to remove"
+    # Comment bodies in full, as a dry run is how people learn what the App will write.
+    assert "    | " in out and out.count("\n    | ") > 10
     assert "would comment [workflow.onboarding]" in out
     assert "would board example-org/1" in out and "Status='Refined'" in out
     assert "why: matched workflow onboarding (onboarding.yaml)" in out
+
+
+def test_replay_of_a_comment_and_of_an_unknown_event(fake: Any, tmp_path: Path) -> None:
+    issue = fake.add_issue(REPO, "Our hub is out of disk space", "Help", labels=("support",))
+    path = tmp_path / "comment.json"
+    path.write_text(json.dumps(payloads.comment_event(fake, issue, "/label priority")))
+    result = run_cli("replay", "issue_comment", str(path), "--short")
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "would" in result.stdout
+    assert "    | " not in result.stdout, "--short: one line each"
+    typo = run_cli("replay", "issue", str(path))
+    assert typo.returncode == 2 and typo.stdout == ""
+    assert "'issue' is not an event Flywheel handles; known: installation" in typo.stderr
+    assert "issues" in typo.stderr and "flywheel_" not in typo.stderr
 
 
 def test_check_config_names_file_and_line(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import argparse
 import asyncio
 import json
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -111,16 +112,34 @@ def cmd_replay(args: argparse.Namespace) -> int:
         print(f"flywheel: {args.file} is not a JSON object", file=sys.stderr)
         return 2
 
+    router = build_router()
+    known = sorted(
+        name
+        for name in {*router._deep_routes, *router._shallow_routes}
+        if not name.startswith("flywheel_")  # our own, from the journal only
+    )
+    if args.event not in known:
+        print(
+            f"flywheel: {args.event!r} is not an event Flywheel handles; known: "
+            + ", ".join(known),
+            file=sys.stderr,
+        )
+        return 2
+
     async def run() -> int:
-        journal = Journal(":memory:")
+        # A file, not ":memory:": the journal reads on a second connection, which would see
+        # a second, empty in-memory database.
+        scratch = tempfile.TemporaryDirectory(prefix="flywheel-replay-")
+        journal = Journal(Path(scratch.name) / "replay.db")
         await journal.open()
         processor = Processor(
-            router=build_router(),
+            router=router,
             config=lambda: config,
             journal=journal,
             github=None,
             caches=Caches(),
             emit=print,
+            full_plans=not args.short,
         )
         delivery = Delivery.from_body(f"replay-{uuid.uuid4()}", args.event, body, data)
         handlers = processor.router.fetch(
@@ -129,6 +148,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         if not handlers:
             print(f"no handler for {delivery.event_action}: Flywheel would do nothing")
             await journal.close()
+            scratch.cleanup()
             return 0
         try:
             outcome = await processor(delivery)
@@ -136,6 +156,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             outcome = exc.outcome
             print(f"handler error: {exc}")
         await journal.close()
+        scratch.cleanup()
         for note in outcome.get("notes", []):
             print(f"why: {note}")
         if not outcome.get("actions"):

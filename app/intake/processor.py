@@ -75,9 +75,11 @@ class Processor:
         index: RequestIndex | None = None,
         facts: Facts | None = None,
         link_key: bytes = b"",
+        full_plans: bool = False,
     ) -> None:
         self.router = router
         self.link_key = link_key
+        self.full_plans = full_plans  # dry run: print comment bodies whole (replay)
         self._app_login: str | None = None  # asked of GitHub once per process
         self.facts = facts
         self._config = config
@@ -160,6 +162,8 @@ class Processor:
         executor: PlanApplier = (
             Executor(gh, self.caches, ctx.comments, self.facts)
             if gh is not None
+            else DryRunExecutor(self._emit, full=True)
+            if self.full_plans
             else DryRunExecutor(lambda line: self._emit(f"[{delivery.id}] {line}"))
         )
         results = await executor.apply(ctx.plan)

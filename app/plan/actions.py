@@ -38,13 +38,27 @@ class EnsureLabels:
     # Labels the event says the issue has now: lets a no-op cost no call at all.
     present: tuple[str, ...] | None = None
 
+    def changes(self) -> tuple[tuple[LabelSpec, ...], tuple[str, ...]]:
+        """What would change, where the event says which labels are there already."""
+        if self.present is None:
+            return self.add, self.remove
+        there = {name.lower() for name in self.present}
+        return (
+            tuple(label for label in self.add if label.name.lower() not in there),
+            tuple(name for name in self.remove if name.lower() in there),
+        )
+
     def describe(self) -> str:
+        add, remove = self.changes()
         parts = []
-        if self.add:
-            parts.append("add " + ", ".join(repr(label.name) for label in self.add))
-        if self.remove:
-            parts.append("remove " + ", ".join(repr(name) for name in self.remove))
-        return f"labels on {self.issue}: " + "; ".join(parts)
+        if add:
+            parts.append("add " + ", ".join(repr(label.name) for label in add))
+        if remove:
+            parts.append("remove " + ", ".join(repr(name) for name in remove))
+        return f"labels on {self.issue}: " + ("; ".join(parts) or "already as planned")
+
+    def detail(self) -> str:
+        return ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,9 @@ class UpsertComment:
 
     def text(self) -> str:
         return self.body.rstrip() + "\n\n" + markers.render(self.key, self.data) + "\n"
+
+    def detail(self) -> str:
+        return self.body.rstrip()
 
 
 @dataclass(frozen=True)
@@ -112,6 +129,9 @@ class OpenIssue:
 
     def describe(self) -> str:
         return f"open issue [{self.key}] in {self.repo}: {self.title[:80]}"
+
+    def detail(self) -> str:
+        return self.body.rstrip()
 
 
 @dataclass(frozen=True)
@@ -188,12 +208,18 @@ class PlanApplier(Protocol):
 class DryRunExecutor:
     """Applies nothing: says what would be done, for dry-run mode and `flywheel replay`."""
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    def __init__(self, emit: Callable[[str], None], *, full: bool = False) -> None:
         self._emit = emit
+        self._full = full  # each comment's and new issue's whole text, not its first line
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
         results = []
         for action in latest_only(plan)[0]:
+            if isinstance(action, EnsureLabels) and action.changes() == ((), ()):
+                continue  # the event shows the labels are already so: nothing would be written
             self._emit(f"would {action.describe()}")
+            detail = getattr(action, "detail", lambda: "")()
+            if self._full and detail:
+                self._emit("\n".join(f"    | {line}" for line in detail.splitlines()))
             results.append(ActionResult(action.describe(), "planned"))
         return results
