@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
+import sqlite3
+import sys
+from datetime import date
 
 from app import __version__
 from app.cli.admin import cmd_index, cmd_redeliver, cmd_remind, cmd_setup
@@ -19,13 +23,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--version", action="version", version=f"flywheel {__version__}")
+    parser.add_argument("--debug", action="store_true", help="on an error, print the traceback too")
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="run the webhook server and workers")
     serve.add_argument(
         "--host", help="listen address (default 0.0.0.0; 127.0.0.1 without a secret)"
     )
-    serve.add_argument("--port", type=int, help="listen port (default $PORT or 8080)")
+    serve.add_argument("--port", type=port_number, help="listen port (default $PORT or 8080)")
     serve.add_argument("--dry-run", action="store_true", help="never write to GitHub; log plans")
     serve.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
     serve.set_defaults(func=cmd_serve)
@@ -40,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     replay.set_defaults(func=cmd_replay)
 
     remind = sub.add_parser("remind", help="post the date reminders due today (for cron)")
-    remind.add_argument("--today", help="pretend today is YYYY-MM-DD (to preview a date)")
+    remind.add_argument(
+        "--today", type=iso_date, help="pretend today is YYYY-MM-DD (to preview a date)"
+    )
     remind.add_argument(
         "--installation", type=int, action="append", help="only this installation (repeatable)"
     )
@@ -48,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup = sub.add_parser("setup", help="create the labels and board fields the config needs")
     setup.add_argument("--org", required=True, help="the organisation the App is installed on")
-    setup.add_argument("--repo", action="append", help="only this repository (repeatable)")
+    setup.add_argument(
+        "--repo", action="append", help="only this repository, NAME or OWNER/NAME (repeatable)"
+    )
     setup.add_argument("--apply", action="store_true", help="make the changes (default: show)")
     setup.set_defaults(func=cmd_setup)
 
@@ -78,9 +87,49 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def port_number(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port number (1 to 65535)")
+    return port
+
+
+def iso_date(text: str) -> str:
+    try:
+        date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2027-03-01") from None
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"flywheel {args.command}: {in_words(exc)} (--debug shows more)", file=sys.stderr)
+        return 1
+
+
+def in_words(exc: BaseException) -> str:
+    """One line a person can act on, for what can go wrong outside Flywheel's own checks."""
+    if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+        return "the port is in use (another flywheel serve?): choose another with --port or PORT"
+    if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
+        return f"cannot listen there: {exc.strerror}"
+    if isinstance(exc, sqlite3.Error):
+        return f"the database (FLYWHEEL_DB) cannot be used: {exc}"
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror or exc}{where}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 if __name__ == "__main__":

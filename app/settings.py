@@ -144,6 +144,9 @@ class Settings:
             port = int(port_text)
         except ValueError:
             raise SettingsError(f"PORT must be a number, not {port_text!r}") from None
+        check_port(port, "PORT")
+        app_id = env.get("GITHUB_APP_ID") or None
+        _check_credentials_pair(app_id, private_key)
         log_format = env.get("FLYWHEEL_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"FLYWHEEL_LOG_FORMAT must be text or json, not {log_format!r}")
@@ -156,7 +159,7 @@ class Settings:
             "retry_base_seconds": _seconds(env, "FLYWHEEL_RETRY_BASE", 2.0),
             "retry_for_seconds": _hours(env, "FLYWHEEL_RETRY_HOURS", 24.0) * 3600,
             "retry_max_seconds": _seconds(env, "FLYWHEEL_RETRY_MAX", 900.0),
-            "app_id": env.get("GITHUB_APP_ID") or None,
+            "app_id": app_id,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,
             "dashboard_token": env.get("FLYWHEEL_DASHBOARD_TOKEN") or None,
@@ -170,6 +173,39 @@ class Settings:
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def check_port(port: int, name: str) -> None:
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"{name} must be a port number from 1 to 65535, not {port}")
+
+
+def _check_credentials_pair(app_id: str | None, private_key: str | None) -> None:
+    """Both or neither, a numeric id, a key that is a PEM private key: said at start, in one
+    line that names the variable, rather than as a traceback on every delivery."""
+    if app_id and not private_key:
+        raise SettingsError(
+            "GITHUB_APP_ID is set but GITHUB_PRIVATE_KEY (or GITHUB_PRIVATE_KEY_PATH) is not: "
+            "set both for live mode, or neither for dry-run"
+        )
+    if private_key and not app_id:
+        raise SettingsError(
+            "GITHUB_PRIVATE_KEY is set but GITHUB_APP_ID is not: set both for live mode "
+            "(the App's id is on its settings page), or neither for dry-run"
+        )
+    if app_id and not app_id.strip().isdigit():
+        raise SettingsError(f"GITHUB_APP_ID must be the App's numeric id, not {app_id!r}")
+    if private_key:
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+        try:
+            load_pem_private_key(private_key.encode(), password=None)
+        except (ValueError, TypeError) as exc:
+            reason = str(exc).split("\n")[0][:120] or type(exc).__name__
+            raise SettingsError(
+                "GITHUB_PRIVATE_KEY (or the file at GITHUB_PRIVATE_KEY_PATH) is not the App's "
+                f"PEM private key ({reason}): paste the whole .pem file GitHub gave you"
+            ) from None
 
 
 def _hours(env: Mapping[str, str], name: str, default: float) -> float:

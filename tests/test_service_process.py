@@ -201,12 +201,14 @@ def test_serve_without_credentials_says_dry_run(tmp_path: Path) -> None:
     assert "Dashboard: off (set FLYWHEEL_DASHBOARD_TOKEN to turn it on)" in dashboard
 
 
-def test_live_start_without_secret_is_refused_by_the_command(tmp_path: Path) -> None:
+def test_live_start_without_secret_is_refused_by_the_command(
+    tmp_path: Path, private_key: str
+) -> None:
     result = run_cli(
         "serve",
         env={
             "GITHUB_APP_ID": "1",
-            "GITHUB_PRIVATE_KEY": "pem",
+            "GITHUB_PRIVATE_KEY": private_key,
             "FLYWHEEL_DB": str(tmp_path / "x.db"),
         },
     )

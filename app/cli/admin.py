@@ -60,7 +60,8 @@ def cmd_setup(args: argparse.Namespace) -> int:
         async with aiohttp.ClientSession() as session:
             github = GitHubApp.from_settings(session, settings, standard_metrics())
             gh = await github.for_installation(await github.installation_for(args.org))
-            repos = args.repo or await installation_repositories(gh)
+            named = [r if "/" in r else f"{args.org}/{r}" for r in args.repo or ()]
+            repos = named or await installation_repositories(gh)
             plan = await make_plan(gh, config, repos)
             for line in plan.present:
                 print(f"ok      {line}")

@@ -58,6 +58,37 @@ def run_against_github(command: str, run: Callable[[], Coroutine[Any, Any, int]]
         return 2
 
 
+def github_refuses_the_app(settings: Settings) -> str | None:
+    """Live mode's one check at start (``GET /app`` with the App's JWT): why GitHub refuses
+    these credentials, or None. A network problem is not a refusal: serve starts and says so."""
+    import aiohttp
+
+    from app.github.app import GitHubApp
+    from app.github.errors import PermanentGitHubError
+    from app.observe.metrics import standard_metrics
+
+    async def ask() -> str | None:
+        async with aiohttp.ClientSession() as session:
+            github = GitHubApp.from_settings(session, settings, standard_metrics())
+            try:
+                found = await github.identity()
+            except PermanentGitHubError as exc:
+                if exc.status in (401, 403, 404):
+                    return (
+                        f"GitHub refused the App's credentials ({exc.status}): GITHUB_APP_ID "
+                        f"{settings.app_id} and GITHUB_PRIVATE_KEY do not belong to one App "
+                        f"on {settings.api_url}"
+                    )
+                raise
+            except Exception as exc:
+                print(f"flywheel: could not reach GitHub to check the App ({exc})", file=sys.stderr)
+                return None
+            print(f"GitHub App: {found.get('name', '?')} (id {found.get('id', '?')})", flush=True)
+            return None
+
+    return asyncio.run(ask())
+
+
 def parse_window(text: str) -> float:
     """``6h``, ``90m``, ``2d`` or plain seconds → seconds (argparse type for --since).
 

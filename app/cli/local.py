@@ -13,7 +13,7 @@ import uuid
 from pathlib import Path
 
 from app import __version__
-from app.cli.common import DEFAULT_FORMS, load_config_or_exit
+from app.cli.common import DEFAULT_FORMS, github_refuses_the_app, load_config_or_exit
 from app.observe import logs
 from app.settings import Settings, SettingsError
 
@@ -31,6 +31,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     config = load_config_or_exit(settings.config_dir)
     logs.configure(args.log_level, settings.log_format)
+    if not settings.dry_run and (problem := github_refuses_the_app(settings)):
+        print(f"flywheel: cannot start: {problem}", file=sys.stderr)
+        return 2
     host = args.host or settings.listen_host()
     if settings.dry_run:
         reason = (
