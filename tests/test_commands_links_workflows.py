@@ -131,6 +131,27 @@ async def test_offboard_opens_a_prefilled_offboarding_issue_once(
     assert f"Onboarding: #{onboarding.number}" in checklist["body"]
 
 
+async def test_offboard_finds_the_offboarding_the_community_opened_from_the_form(
+    flywheel: Flywheel,
+    fake: Any,
+    board: Any,  # noqa: F811
+) -> None:
+    from tests.test_workflow_offboarding import OFFBOARDING_BODY
+
+    grant(fake, role="maintain")
+    onboarding = open_onboarding(fake, ANSWERS)
+    await flywheel.deliver("issues", payloads.issues_event(fake, onboarding, "opened"))
+    theirs = fake.add_issue(
+        REPO, "[Offboarding] Hypatia College", OFFBOARDING_BODY, labels=("type: offboard",)
+    )
+    await flywheel.deliver("issues", payloads.issues_event(fake, theirs, "opened"))
+    cid, _ = await say(flywheel, onboarding, "/offboard", author="tomas")
+    opened = [i for i in fake.issues.values() if "type: offboard" in i.labels]
+    assert opened == [fake.issue(REPO, theirs.number)], "no second offboarding issue"
+    (reply,) = replies(fake, onboarding)
+    assert f"an offboarding issue for hypatia is already open: #{theirs.number}" in reply
+
+
 async def test_sync_restores_what_a_missed_delivery_left_undone(
     flywheel: Flywheel,
     fake: Any,

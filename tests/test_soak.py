@@ -26,7 +26,7 @@ async def test_faults_and_kills_lose_and_double_nothing(private_key: str, tmp_pa
 async def test_a_longer_stream_under_faults_ends_as_the_fault_free_one(
     private_key: str, tmp_path: Path
 ) -> None:
-    """300 deliveries (``python -m pytest -m slow``; bench/soak.py runs thousands)."""
-    report = await soak(300, private_key, tmp_path, seed=5, fault_rate=0.3)
+    """150 deliveries (``python -m pytest -m slow``; bench/soak.py runs thousands)."""
+    report = await soak(150, private_key, tmp_path, seed=5, fault_rate=0.3)
     assert report.mismatches == [], "\n".join(report.mismatches)
     assert report.failed == 0 and report.restarts == 2

@@ -80,6 +80,9 @@ async def offboard(run: CommandRun, command: Command) -> None:
     community = workflows.community_of(source, values, list(run.labels.values()))
     if not community:
         raise CommandError("invalid", "no_community")
+    already = await _open_offboarding(run, target, community)
+    if already is not None:
+        raise CommandError("not_here", "offboarding_open", number=already, community=community)
     known = {**values.values, "community": community}
     sections = [
         {"heading": trusted(spec.heading), "value": known.get(spec.id, "")}
@@ -94,6 +97,24 @@ async def offboard(run: CommandRun, command: Command) -> None:
     run.ctx.add(OpenIssue(run.ref.repo, f"offboard.{community}", title, body, labels))
     run.long_work = True
     run.done(command, community=community)
+
+
+async def _open_offboarding(run: CommandRun, target: Workflow, community: str) -> int | None:
+    """An open issue of the offboarding workflow for this community, whoever opened it (from
+    the form, or an earlier /offboard): one community leaves once."""
+    gh = run.ctx.gh
+    if gh is None or not target.match.labels:
+        return None
+    label = target.match.labels[0]
+    async for issue in gh.getiter(
+        f"/repos/{run.ref.repo}/issues?state=open&per_page=100&labels={label}"
+    ):
+        if "pull_request" in issue or workflows.match_workflow(run.ctx.config, issue) != target:
+            continue
+        values = forms.read(target, issue.get("body"))
+        if workflows.community_of(target, values, workflows.label_names(issue)) == community:
+            return int(issue["number"])
+    return None
 
 
 async def sync(run: CommandRun, command: Command) -> None:
