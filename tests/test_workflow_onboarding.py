@@ -108,6 +108,20 @@ async def test_missing_facts_then_fixed_by_an_edit(
     assert "Facts still missing" not in comment["body"]
 
 
+async def test_a_refused_fact_is_listed_once_with_why_and_a_changed_slug_is_said(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
+    answers = {**ANSWERS, "Community slug": "Lovelace Lab!", "Target start date": "next spring"}
+    issue = open_onboarding(fake, answers)
+    await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    (comment,) = fake.comments_on(REPO, issue.number)
+    body = comment["body"]
+    assert body.count("Target start date**") == 1, body
+    assert "- **Target start date**: needs a date written YYYY-MM-DD" in body
+    assert "(written “Lovelace Lab!”: Flywheel uses lovelace-lab)" in body
+    assert "community: lovelace-lab" in fake.issue(REPO, issue.number).labels
+
+
 async def test_edit_that_changes_nothing_writes_nothing(
     flywheel: Flywheel, fake: Any, board: Any
 ) -> None:

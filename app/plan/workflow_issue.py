@@ -18,6 +18,18 @@ from app.workflows import rules as workflows
 from app.workflows.rules import comment_key
 
 
+class Missing(str):
+    """A required fact's heading, as templates have always listed it, and (``.why``) the
+    reason a value given for it was refused, if one was."""
+
+    why: str
+
+    def __new__(cls, heading: str, why: str = "") -> Missing:
+        made = super().__new__(cls, heading)
+        made.why = why
+        return made
+
+
 def render_comment(
     ctx: HandlerContext,
     workflow: Workflow,
@@ -46,11 +58,15 @@ def render_comment(
                 "value": values.get(s.id),
                 "required": s.required,
                 "problem": values.problems.get(s.id, ""),
+                "typed": values.typed.get(s.id, ""),
             }
             for s in workflow.fields
         ],
-        missing=[by_id[f].heading for f in values.missing],
-        problems=[(by_id[f].heading, why) for f, why in values.problems.items()],
+        # A required fact whose value was refused is listed once, with the reason.
+        missing=[Missing(by_id[f].heading, values.problems.get(f, "")) for f in values.missing],
+        problems=[
+            (by_id[f].heading, why) for f, why in values.problems.items() if f not in values.missing
+        ],
         community=community,
         notify=trusted(" ".join(workflow.notify)),
         related=list(related),

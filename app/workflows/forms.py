@@ -61,6 +61,9 @@ class FormValues:
         default_factory=dict
     )  # field id → why the value was refused
     headings_present: frozenset[str] = frozenset()
+    # field id → what the person typed, where the value used differs from it in more than
+    # case and spaces ("Lovelace Lab!" is used as the slug lovelace-lab): said on the issue.
+    typed: Mapping[str, str] = field(default_factory=dict)
 
     def get(self, field_id: str) -> str:
         return self.values.get(field_id, "")
@@ -141,14 +144,24 @@ def read(workflow: Workflow, body: str | None) -> FormValues:
     found = sections(body)
     values: dict[str, str] = {}
     problems: dict[str, str] = {}
+    typed: dict[str, str] = {}
     for spec in workflow.fields:
         raw = found.get(spec.heading.lower(), "")
         value, problem = normalise(spec, raw)
         values[spec.id] = value
         if problem:
             problems[spec.id] = problem
+        elif spec.type == "slug" and value and _changed(raw, value):
+            typed[spec.id] = raw.strip().splitlines()[0][:100]
     missing = tuple(s.id for s in workflow.fields if s.required and not values[s.id])
-    return FormValues(values, missing, problems, frozenset(found))
+    return FormValues(values, missing, problems, frozenset(found), typed)
+
+
+def _changed(raw: str, slug: str) -> bool:
+    """More than case and spaces: "Lovelace Lab" → lovelace-lab is expected; "Lovelace Lab!"
+    losing its "!" is worth saying."""
+    first = raw.strip().splitlines()[0] if raw.strip() else ""
+    return "-".join(first.lower().split()) != slug
 
 
 def with_section(body: str | None, heading: str, value: str) -> str:
