@@ -26,3 +26,25 @@ def test_every_subscribed_event_is_in_the_readme() -> None:
             assert f"`{event}`" in documented, event
             for action in details.get("action", {}):
                 assert re.search(rf"`{event}` \([^)]*\b{action}\b", documented), (event, action)
+
+
+def test_readme_asks_for_exactly_the_permissions_the_code_uses() -> None:
+    from app.github.manifest import PERMISSIONS
+
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Register the GitHub App") :].split("\n## ", 1)[0]
+    asked = set(re.findall(r"\*\*([A-Z][a-z]+)\*\* (read & write|read)", section))
+    table = {(p.title, "read & write" if p.access == "write" else "read") for p in PERMISSIONS}
+    assert asked == table
+
+
+def test_every_handled_event_is_subscribed_and_no_other() -> None:
+    from app.github.manifest import ALWAYS_DELIVERED, EVENTS
+
+    handled = {
+        event
+        for module in handlers.MODULES
+        for event in module.router._deep_routes
+        if not event.startswith("flywheel_")  # our own, from the journal
+    }
+    assert handled == set(EVENTS) | set(ALWAYS_DELIVERED)

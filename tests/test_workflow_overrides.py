@@ -63,3 +63,19 @@ async def test_a_broken_override_is_reported_and_the_central_config_used(
     # Redelivered or edited again: the same report is not posted twice.
     await flywheel.deliver("issues", payloads.issues_event(fake, issue, "reopened"))
     assert len(fake.comments_on(REPO, issue.number)) == 2
+
+
+async def test_without_contents_permission_there_is_no_override_and_the_log_says_why(
+    flywheel: Flywheel, fake: Any, board: Any, caplog: Any  # noqa: F811
+) -> None:
+    """An App registered without Contents: read gets 403 on the optional override file:
+    that means "no override", said once in the log, never a failed delivery."""
+    fake.fail_next(10, status=403, match="/contents/")
+    first = open_onboarding(fake, ANSWERS)
+    second = open_onboarding(fake, {**ANSWERS, "Community slug": "curie"})
+    for issue in (first, second):
+        row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+        assert row["state"] == "done", row
+        assert "new hub" in fake.issue(REPO, issue.number).labels
+    said = [r.getMessage() for r in caplog.records if "Contents: read" in r.getMessage()]
+    assert len(said) == 1 and "403" in said[0]

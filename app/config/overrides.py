@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import logging
 import re
 from typing import Any
 
@@ -23,6 +24,8 @@ from app.config.errors import ConfigError
 from app.config.model import HANDLE, BoardSpec, Config
 from app.github.client import GitHubClient
 from app.github.errors import PermanentGitHubError, classify
+
+log = logging.getLogger("flywheel.config")
 
 OVERRIDE_PATH = ".github/flywheel.yml"
 _FILE = OVERRIDE_PATH
@@ -110,6 +113,7 @@ class RepoOverrides:
         self._texts: cachetools.TTLCache[str, str | None] = cachetools.TTLCache(
             maxsize=2048, ttl=ttl
         )
+        self._said_forbidden = False
 
     async def _text(self, gh: GitHubClient, repo: str) -> str | None:
         if repo in self._texts:
@@ -118,8 +122,18 @@ class RepoOverrides:
             answer = await gh.getitem(f"/repos/{repo}/contents/{OVERRIDE_PATH}")
         except Exception as exc:
             error = classify(exc)
-            if not (isinstance(error, PermanentGitHubError) and error.status == 404):
+            status = error.status if isinstance(error, PermanentGitHubError) else None
+            if status not in (403, 404):
                 raise error from exc
+            if status == 403 and not self._said_forbidden:
+                # The file is optional: without the permission there is simply no override.
+                self._said_forbidden = True
+                log.warning(
+                    "GitHub refused to read %s in %s (403): the App lacks the Contents: read "
+                    "permission, so repository overrides are ignored until it is granted",
+                    OVERRIDE_PATH,
+                    repo,
+                )
             text = None
         else:
             raw = answer.get("content", "") if isinstance(answer, dict) else ""

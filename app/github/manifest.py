@@ -1,0 +1,42 @@
+"""What the GitHub App must be allowed and subscribed to: one table, read by README's check,
+``flywheel setup`` and (later) the App-manifest flow, so they cannot drift from the code.
+
+Each entry says why: which code calls need the permission, which handler takes the event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Permission:
+    name: str  # GitHub's key in an App manifest's default_permissions
+    access: str  # read | write
+    title: str  # as GitHub's App settings page names it
+    scope: str  # Repository | Organization
+    why: str
+
+
+PERMISSIONS: tuple[Permission, ...] = (
+    Permission("issues", "write", "Issues", "Repository",
+               "labels, comments, assignees, opening and closing issues"),
+    Permission("metadata", "read", "Metadata", "Repository",
+               "every App has it; listing the installation's repositories"),
+    Permission("contents", "read", "Contents", "Repository",
+               "reading a repository's .github/flywheel.yml override"),
+    Permission("organization_projects", "write", "Projects", "Organization",
+               "placing issues on Projects boards and setting their fields"),
+    Permission("members", "read", "Members", "Organization",
+               "checking organisation and team membership for command permissions"),
+)  # fmt: skip
+
+# Events (as a manifest's default_events names them) and the handler modules that take them.
+EVENTS: dict[str, str] = {
+    "issues": "handlers/workflows.py, handlers/linking.py",
+    "issue_comment": "handlers/commands.py, handlers/workflows.py (checklist ticks)",
+    "installation_repositories": "handlers/linking.py (the request index)",
+    "repository": "handlers/linking.py (a repository turned private or public)",
+}
+# Delivered to every App without subscribing (GitHub's App settings offer no box for it).
+ALWAYS_DELIVERED = ("installation",)
