@@ -8,10 +8,10 @@ import sqlite3
 import sys
 from datetime import date
 
-from app import __version__
-from app.cli.admin import cmd_index, cmd_redeliver, cmd_remind, cmd_setup
-from app.cli.common import DEFAULT_FORMS, parse_window
-from app.cli.local import cmd_check_config, cmd_replay, cmd_serve
+from . import __version__
+from .cli.admin import cmd_index, cmd_redeliver, cmd_remind, cmd_setup
+from .cli.common import DEFAULT_FORMS, parse_window
+from .cli.local import cmd_check_config, cmd_replay, cmd_serve
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,21 +14,21 @@ import aiohttp
 from aiohttp import web
 from gidgethub import routing
 
-from app.config.model import Config
-from app.dashboard import pages as dashboard
-from app.github.app import GitHubApp
-from app.handlers import build_router
-from app.intake import redeliver, reminders, server
-from app.intake.processor import Processor
-from app.intake.server import MAX_BODY_BYTES, STATE, AppState
-from app.intake.worker import Dispatcher
-from app.linking import embeddings, upgrade
-from app.linking.index import RequestIndex
-from app.observe.metrics import standard_metrics
-from app.plan.comments import Caches
-from app.settings import Settings
-from app.store.facts import Facts
-from app.store.journal import Journal
+from .config.model import Config
+from .dashboard import pages as dashboard
+from .github.app import GitHubApp
+from .handlers import build_router
+from .intake import redeliver, reminders, server
+from .intake.processor import Processor
+from .intake.server import MAX_BODY_BYTES, STATE, AppState
+from .intake.worker import Dispatcher
+from .linking import embeddings, upgrade
+from .linking.index import RequestIndex
+from .observe.metrics import standard_metrics
+from .plan.comments import Caches
+from .settings import Settings
+from .store.facts import Facts
+from .store.journal import Journal
 
 __all__ = ["STATE", "AppState", "create_app"]
 

@@ -15,6 +15,22 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 DEFAULT_API_URL = "https://api.github.com"
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def shipped(folder: str) -> Path:
+    """A folder Flywheel ships (``templates``, ``workflow-config``): inside the installed
+    package (a wheel puts them there, ``workflow-config`` as ``workflow_config``), or beside
+    the source folder in a checkout."""
+    inside = _PACKAGE / folder.replace("-", "_")
+    return inside if inside.is_dir() else _PACKAGE.parent / folder
+
+
+def default_config_dir() -> Path:
+    """``workflow-config`` in the working folder if there is one, else the shipped one: an
+    installed Flywheel served from any folder finds its config."""
+    here = Path("workflow-config")
+    return here if here.is_dir() else shipped("workflow-config")
 
 
 class SettingsError(Exception):
@@ -167,7 +183,9 @@ class Settings:
             "link_key_text": env.get("FLYWHEEL_LINK_KEY") or None,
             "embedding_model": env.get("FLYWHEEL_EMBEDDING_MODEL") or None,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
-            "config_dir": Path(env.get("FLYWHEEL_CONFIG") or "workflow-config"),
+            "config_dir": Path(env["FLYWHEEL_CONFIG"])
+            if env.get("FLYWHEEL_CONFIG")
+            else default_config_dir(),
             "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),
             "port": port,
         }

@@ -9,18 +9,18 @@ import sys
 from datetime import date
 from typing import Any
 
-from app.cli.common import live_settings_or_exit, load_config_or_exit, run_against_github
-from app.observe import logs
+from ..observe import logs
+from .common import live_settings_or_exit, load_config_or_exit, run_against_github
 
 
 def cmd_remind(args: argparse.Namespace) -> int:
     """One reminder sweep, for cron users (``serve`` runs the same sweep on its own)."""
     import aiohttp
 
-    from app.github.app import GitHubApp
-    from app.intake.reminders import sweep
-    from app.observe.metrics import standard_metrics
-    from app.plan.comments import Caches
+    from ..github.app import GitHubApp
+    from ..intake.reminders import sweep
+    from ..observe.metrics import standard_metrics
+    from ..plan.comments import Caches
 
     settings = live_settings_or_exit("remind")
     config = load_config_or_exit(settings.config_dir)
@@ -48,9 +48,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
     """Show (and with --apply, create) the labels and board fields the config needs."""
     import aiohttp
 
-    from app.cli.setup import make_plan
-    from app.github.app import GitHubApp, installation_repositories
-    from app.observe.metrics import standard_metrics
+    from ..github.app import GitHubApp, installation_repositories
+    from ..observe.metrics import standard_metrics
+    from .setup import make_plan
 
     settings = live_settings_or_exit("setup")
     config = load_config_or_exit(settings.config_dir)
@@ -87,12 +87,12 @@ def cmd_index(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from app.github.app import GitHubApp
-    from app.linking.index import RequestIndex
-    from app.linking.reindex import rebuild
-    from app.linking.upgrade import Progress, embed_all
-    from app.observe.metrics import standard_metrics
-    from app.service import linking_model
+    from ..github.app import GitHubApp
+    from ..linking.index import RequestIndex
+    from ..linking.reindex import rebuild
+    from ..linking.upgrade import Progress, embed_all
+    from ..observe.metrics import standard_metrics
+    from ..service import linking_model
 
     settings = live_settings_or_exit("index")
     config = load_config_or_exit(settings.config_dir)
@@ -138,10 +138,10 @@ def cmd_redeliver(args: argparse.Namespace) -> int:
 
     import aiohttp
 
-    from app.github.app import GitHubApp
-    from app.intake.redeliver import redeliver_failed
-    from app.observe.metrics import standard_metrics
-    from app.store.journal import Journal
+    from ..github.app import GitHubApp
+    from ..intake.redeliver import redeliver_failed
+    from ..observe.metrics import standard_metrics
+    from ..store.journal import Journal
 
     settings = live_settings_or_exit("redeliver")
     logs.configure("WARNING", settings.log_format)

@@ -11,10 +11,10 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from app.config.errors import ConfigError
-from app.config.loader import load_config
-from app.config.model import Config
-from app.settings import Settings, SettingsError
+from ..config.errors import ConfigError
+from ..config.loader import load_config
+from ..config.model import Config
+from ..settings import Settings, SettingsError
 
 DEFAULT_FORMS = ".github/ISSUE_TEMPLATE"
 
@@ -49,7 +49,7 @@ def live_settings_or_exit(command: str) -> Settings:
 
 def run_against_github(command: str, run: Callable[[], Coroutine[Any, Any, int]]) -> int:
     """GitHub's refusals end the command with GitHub's reason, not a traceback."""
-    from app.github.errors import PermanentGitHubError, TransientGitHubError
+    from ..github.errors import PermanentGitHubError, TransientGitHubError
 
     try:
         return asyncio.run(run())
@@ -63,9 +63,9 @@ def github_refuses_the_app(settings: Settings) -> str | None:
     these credentials, or None. A network problem is not a refusal: serve starts and says so."""
     import aiohttp
 
-    from app.github.app import GitHubApp
-    from app.github.errors import PermanentGitHubError
-    from app.observe.metrics import standard_metrics
+    from ..github.app import GitHubApp
+    from ..github.errors import PermanentGitHubError
+    from ..observe.metrics import standard_metrics
 
     async def ask() -> str | None:
         async with aiohttp.ClientSession() as session:

@@ -12,16 +12,16 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from app import __version__
-from app.cli.common import DEFAULT_FORMS, github_refuses_the_app, load_config_or_exit
-from app.observe import logs
-from app.settings import Settings, SettingsError
+from .. import __version__
+from ..observe import logs
+from ..settings import Settings, SettingsError
+from .common import DEFAULT_FORMS, github_refuses_the_app, load_config_or_exit
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     from aiohttp import web
 
-    from app.service import create_app, linking_model
+    from ..service import create_app, linking_model
 
     try:
         settings = Settings.from_env(force_dry_run=args.dry_run or None, port=args.port)
@@ -96,12 +96,12 @@ def cmd_replay(args: argparse.Namespace) -> int:
     """Run one payload through the handlers offline and print the plan."""
     from gidgethub import sansio
 
-    from app.handlers import build_router
-    from app.intake.processor import Processor
-    from app.intake.worker import DeliveryFailed
-    from app.plan.comments import Caches
-    from app.store.delivery import Delivery
-    from app.store.journal import Journal
+    from ..handlers import build_router
+    from ..intake.processor import Processor
+    from ..intake.worker import DeliveryFailed
+    from ..plan.comments import Caches
+    from ..store.delivery import Delivery
+    from ..store.journal import Journal
 
     settings = Settings.from_env()
     config = load_config_or_exit(Path(args.config) if args.config else settings.config_dir)
@@ -170,7 +170,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    from app.config.formcheck import check_forms
+    from ..config.formcheck import check_forms
 
     directory = Path(args.directory) if args.directory else Settings.from_env().config_dir
     config = load_config_or_exit(directory)

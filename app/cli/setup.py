@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from app.config.labels import LabelSpec
-from app.config.model import Config, Workflow, fill, placeholders
-from app.github import projects
-from app.github.client import GitHubClient
+from ..config.labels import LabelSpec
+from ..config.model import Config, Workflow, fill, placeholders
+from ..github import projects
+from ..github.client import GitHubClient
 
 OPTION_COLORS = ("GRAY", "BLUE", "GREEN", "YELLOW", "ORANGE", "RED", "PINK", "PURPLE")
 

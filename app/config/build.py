@@ -13,10 +13,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from app.config import commands, yamlmarks
-from app.config.errors import ConfigError
-from app.config.labels import LabelSpec
-from app.config.model import (
+from ..github import permissions
+from . import commands, yamlmarks
+from .errors import ConfigError
+from .labels import LabelSpec
+from .model import (
     BOARD_RULES,
     HANDLE,
     Backlink,
@@ -33,7 +34,7 @@ from app.config.model import (
     Workflow,
     placeholders,
 )
-from app.config.schema import (
+from .schema import (
     BoardSchema,
     CommandsSchema,
     GlobalSchema,
@@ -42,7 +43,6 @@ from app.config.schema import (
     SharedNeedSchema,
     WorkflowSchema,
 )
-from app.github import permissions
 
 Keys = Sequence[str | int]
 

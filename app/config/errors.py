@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from app.config import yamlmarks
+from . import yamlmarks
 
 _SINGULAR = {"labels": "a label", "reminders": "a reminder"}
 _TYPE_WORDS = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from app.config.model import Config, Workflow
+from .model import Config, Workflow
 
 
 @dataclass(frozen=True)

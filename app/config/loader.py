@@ -16,12 +16,12 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from app.config import yamlmarks
-from app.config.build import GlobalBuilder, WorkflowBuilder
-from app.config.errors import ConfigError, from_validation, raise_all
-from app.config.model import COMMAND_TEMPLATES, GLOBAL_FILE, Config, GlobalConfig, Workflow
-from app.config.schema import GlobalSchema, WorkflowSchema
-from app.config.templates import template_problems
+from . import yamlmarks
+from .build import GlobalBuilder, WorkflowBuilder
+from .errors import ConfigError, from_validation, raise_all
+from .model import COMMAND_TEMPLATES, GLOBAL_FILE, Config, GlobalConfig, Workflow
+from .schema import GlobalSchema, WorkflowSchema
+from .templates import template_problems
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app.config import commands
-from app.config.labels import LabelSpec
+from . import commands
+from .labels import LabelSpec
 
 GLOBAL_FILE = "flywheel.yaml"
 # Every command's reply, the links comment, the issue /offboard opens.

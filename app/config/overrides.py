@@ -19,11 +19,11 @@ from typing import Any
 import cachetools
 import yaml
 
-from app.config import yamlmarks
-from app.config.errors import ConfigError
-from app.config.model import HANDLE, BoardSpec, Config
-from app.github.client import GitHubClient
-from app.github.errors import PermanentGitHubError, classify
+from ..github.client import GitHubClient
+from ..github.errors import PermanentGitHubError, classify
+from . import yamlmarks
+from .errors import ConfigError
+from .model import HANDLE, BoardSpec, Config
 
 log = logging.getLogger("flywheel.config")
 

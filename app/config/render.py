@@ -23,6 +23,8 @@ import jinja2
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from ..settings import shipped
+
 MAX_VALUE_CHARS = 2000
 # Zero-width and direction-control characters: they hide a mention or a command
 # from a reader (and from us) and reorder what the reader sees ("Trojan Source").
@@ -72,7 +74,7 @@ def _oneline(value: Any) -> Any:
     return Markup(" ".join(str(text).split()).replace("\\|", "|").replace("|", "\\|"))
 
 
-SHIPPED_TEMPLATES = Path(__file__).resolve().parents[2] / "templates"
+SHIPPED_TEMPLATES = shipped("templates")
 
 
 class Renderer:

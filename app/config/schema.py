@@ -15,7 +15,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
-from app.config.model import FIELD_TYPES
+from .model import FIELD_TYPES
 
 
 def _text_or_list(value: Any) -> Any:

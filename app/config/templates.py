@@ -8,8 +8,8 @@ from pathlib import Path
 
 import jinja2
 
-from app.config.errors import ConfigError
-from app.config.render import Renderer
+from .errors import ConfigError
+from .render import Renderer
 
 _MACRO_CALL = re.compile(r"\{\{-?\s*[A-Za-z_][\w.]*\(.*?\}\}")  # {{ m.footer(footer) }}
 

@@ -1,0 +1,1 @@
+"""The dashboard: operations, the community network, consortia and possible connections."""

@@ -16,11 +16,11 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from app.linking.decisions import Summary, pair
-from app.linking.refs import parse_ref
-from app.linking.requests import scoring_of
-from app.linking.scoring import Related, Request
-from app.store.delivery import Delivery
+from ..linking.decisions import Summary, pair
+from ..linking.refs import parse_ref
+from ..linking.requests import scoring_of
+from ..linking.scoring import Related, Request
+from ..store.delivery import Delivery
 
 EVENT = "flywheel_connection"  # never sent by GitHub; refused at the webhook's door
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from app.dashboard.views import Network
+from .views import Network
 
 SIZE = 720  # the picture is SIZE by SIZE user units; it scales with the page
 MARGIN = 130  # room for names around the circle

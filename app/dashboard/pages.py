@@ -17,9 +17,9 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup, escape
 
-from app import __version__
-from app.config.render import SHIPPED_TEMPLATES
-from app.dashboard import access, connections, graph, views
+from .. import __version__
+from ..config.render import SHIPPED_TEMPLATES
+from . import access, connections, graph, views
 
 TEMPLATES = SHIPPED_TEMPLATES / "dashboard"
 

@@ -14,10 +14,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config.model import Config
-from app.linking.scoring import Request
-from app.store.facts import IssueFact, Link, Membership
-from app.workflows import forms
+from ..config.model import Config
+from ..linking.scoring import Request
+from ..store.facts import IssueFact, Link, Membership
+from ..workflows import forms
 
 OUTCOMES = ("pending", "running", "done", "failed")
 _PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[Onboarding] " and the like

@@ -15,10 +15,10 @@ import aiohttp
 import cachetools
 from gidgethub import apps as gh_apps
 
-from app.github.client import GitHubClient, RateLimitState
-from app.github.errors import classify
-from app.observe.metrics import Metrics
-from app.settings import Settings
+from ..observe.metrics import Metrics
+from ..settings import Settings
+from .client import GitHubClient, RateLimitState
+from .errors import classify
 
 TOKEN_REFRESH_MARGIN_SECONDS = 5 * 60
 

@@ -24,7 +24,8 @@ import cachetools
 import gidgethub
 import gidgethub.aiohttp
 
-from app.github.errors import (
+from ..observe.metrics import Metrics
+from .errors import (
     GraphQLError,
     PermanentGitHubError,
     TransientGitHubError,
@@ -32,8 +33,7 @@ from app.github.errors import (
     is_rate_limited,
     retry_after_seconds,
 )
-from app.github.operations import operation_of
-from app.observe.metrics import Metrics
+from .operations import operation_of
 
 log = logging.getLogger("flywheel.github")
 

@@ -21,8 +21,8 @@ from typing import Any
 
 import cachetools
 
-from app.github.client import GitHubClient
-from app.github.errors import PermanentGitHubError, classify
+from .client import GitHubClient
+from .errors import PermanentGitHubError, classify
 
 LADDER = ("anyone", "author", "member", "triage", "write", "maintain", "admin")
 REPO_ROLES = ("none", "read", "triage", "write", "maintain", "admin")  # in rank order

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from app.handlers import commands, connections, installations, linking, workflows
+from . import commands, connections, installations, linking, workflows
 
 MODULES = (commands, connections, installations, linking, workflows)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.plan.context import HandlerContext, ignored_sender
-from app.slash import dispatch as slash
+from ..plan.context import HandlerContext, ignored_sender
+from ..slash import dispatch as slash
 
 router = Router()
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.linking.linker import Linker
-from app.linking.refs import parse_ref
-from app.plan.context import HandlerContext
+from ..linking.linker import Linker
+from ..linking.refs import parse_ref
+from ..plan.context import HandlerContext
 
 router = Router()
 

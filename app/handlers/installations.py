@@ -7,7 +7,7 @@ import logging
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.plan.context import HandlerContext
+from ..plan.context import HandlerContext
 
 router = Router()
 log = logging.getLogger("flywheel.installations")

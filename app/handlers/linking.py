@@ -12,12 +12,12 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.linking import reindex
-from app.linking.linker import Linker
-from app.linking.requests import request_of
-from app.linking.scoring import Request, same_for_linking
-from app.plan.actions import IssueRef
-from app.plan.context import HandlerContext, ignored_sender
+from ..linking import reindex
+from ..linking.linker import Linker
+from ..linking.requests import request_of
+from ..linking.scoring import Request, same_for_linking
+from ..plan.actions import IssueRef
+from ..plan.context import HandlerContext, ignored_sender
 
 router = Router()
 

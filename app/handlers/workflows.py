@@ -5,11 +5,11 @@ from __future__ import annotations
 from gidgethub import sansio
 from gidgethub.routing import Router
 
-from app.plan.actions import EnsureProjectItem, IssueRef
-from app.plan.context import HandlerContext, ignored_sender
-from app.plan.workflow_issue import plan_with_links
-from app.workflows import forms, markers
-from app.workflows import rules as workflows
+from ..plan.actions import EnsureProjectItem, IssueRef
+from ..plan.context import HandlerContext, ignored_sender
+from ..plan.workflow_issue import plan_with_links
+from ..workflows import forms, markers
+from ..workflows import rules as workflows
 
 router = Router()
 

@@ -1,0 +1,1 @@
+"""Intake: the webhook route, the worker and processor, and the periodic passes."""

@@ -17,9 +17,9 @@ from typing import Any
 import cachetools
 from gidgethub import sansio
 
-from app.github.client import GitHubClient
-from app.github.errors import PermanentGitHubError, classify
-from app.store.journal import Journal
+from ..github.client import GitHubClient
+from ..github.errors import PermanentGitHubError, classify
+from ..store.journal import Journal
 
 # The state each action claims; a re-read issue in another state makes the delivery moot.
 CLAIMED_STATE = {"closed": "closed", "reopened": "open"}

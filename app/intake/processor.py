@@ -14,24 +14,24 @@ from typing import Any
 
 from gidgethub import routing, sansio
 
-from app.config.errors import ConfigError
-from app.config.model import Config
-from app.config.overrides import OVERRIDE_PATH, RepoOverrides
-from app.config.render import neutralise
-from app.github.app import GitHubApp
-from app.github.client import GitHubClient
-from app.github.errors import TransientGitHubError, classify
-from app.github.permissions import PermissionChecker
-from app.intake.freshness import Freshness
-from app.intake.worker import DeliveryFailed
-from app.linking.index import RequestIndex
-from app.plan.actions import DryRunExecutor, PlanApplier, UpsertComment
-from app.plan.comments import Caches, CommentLists
-from app.plan.context import HandlerContext, ignored_sender
-from app.plan.executor import Executor
-from app.store.delivery import Delivery
-from app.store.facts import Facts, issue_fact
-from app.store.journal import Journal
+from ..config.errors import ConfigError
+from ..config.model import Config
+from ..config.overrides import OVERRIDE_PATH, RepoOverrides
+from ..config.render import neutralise
+from ..github.app import GitHubApp
+from ..github.client import GitHubClient
+from ..github.errors import TransientGitHubError, classify
+from ..github.permissions import PermissionChecker
+from ..linking.index import RequestIndex
+from ..plan.actions import DryRunExecutor, PlanApplier, UpsertComment
+from ..plan.comments import Caches, CommentLists
+from ..plan.context import HandlerContext, ignored_sender
+from ..plan.executor import Executor
+from ..store.delivery import Delivery
+from ..store.facts import Facts, issue_fact
+from ..store.journal import Journal
+from .freshness import Freshness
+from .worker import DeliveryFailed
 
 log = logging.getLogger("flywheel.processor")
 

@@ -17,9 +17,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.github.app import GitHubApp
-from app.github.errors import PermanentGitHubError, TransientGitHubError
-from app.intake import periodic
+from ..github.app import GitHubApp
+from ..github.errors import PermanentGitHubError, TransientGitHubError
+from . import periodic
 
 log = logging.getLogger("flywheel.redeliver")
 

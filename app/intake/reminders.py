@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from app.config.model import Config, Workflow
-from app.config.render import Renderer, renderer_for, trusted
-from app.github.app import GitHubApp, installation_repositories
-from app.github.client import GitHubClient
-from app.intake import periodic
-from app.plan.actions import ActionResult, IssueRef, UpsertComment
-from app.plan.comments import Caches
-from app.plan.executor import Executor
-from app.workflows import forms
-from app.workflows import rules as workflows
-from app.workflows.reminders import DueReminder, due_reminders
+from ..config.model import Config, Workflow
+from ..config.render import Renderer, renderer_for, trusted
+from ..github.app import GitHubApp, installation_repositories
+from ..github.client import GitHubClient
+from ..plan.actions import ActionResult, IssueRef, UpsertComment
+from ..plan.comments import Caches
+from ..plan.executor import Executor
+from ..workflows import forms
+from ..workflows import rules as workflows
+from ..workflows.reminders import DueReminder, due_reminders
+from . import periodic
 
 log = logging.getLogger("flywheel.reminders")
 

@@ -18,18 +18,18 @@ import orjson
 from aiohttp import web
 from gidgethub import ValidationFailure, routing, sansio
 
-from app import __version__
-from app.config.model import Config
-from app.github.app import GitHubApp
-from app.intake.processor import Processor
-from app.intake.worker import Dispatcher
-from app.linking.index import RequestIndex
-from app.linking.upgrade import Progress
-from app.observe.metrics import CONTENT_TYPE, Metrics
-from app.settings import Settings
-from app.store.delivery import Delivery
-from app.store.facts import Facts
-from app.store.journal import Journal
+from .. import __version__
+from ..config.model import Config
+from ..github.app import GitHubApp
+from ..linking.index import RequestIndex
+from ..linking.upgrade import Progress
+from ..observe.metrics import CONTENT_TYPE, Metrics
+from ..settings import Settings
+from ..store.delivery import Delivery
+from ..store.facts import Facts
+from ..store.journal import Journal
+from .processor import Processor
+from .worker import Dispatcher
 
 log = logging.getLogger("flywheel.server")
 

@@ -18,11 +18,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from app.github.errors import PermanentGitHubError, TransientGitHubError, classify
-from app.observe import logs
-from app.observe.metrics import Metrics
-from app.store.delivery import DONE, FAILED, Delivery
-from app.store.journal import Journal
+from ..github.errors import PermanentGitHubError, TransientGitHubError, classify
+from ..observe import logs
+from ..observe.metrics import Metrics
+from ..store.delivery import DONE, FAILED, Delivery
+from ..store.journal import Journal
 
 log = logging.getLogger("flywheel.worker")
 

@@ -19,8 +19,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.linking.decisions import Decisions
-from app.linking.index_sql import (
+from ..store.files import database
+from .decisions import Decisions
+from .index_sql import (
     COLUMNS,
     COLUMNS_R,
     DROP,
@@ -30,8 +31,8 @@ from app.linking.index_sql import (
     request_of_row,
     row_of,
 )
-from app.linking.meaning import Meaning
-from app.linking.scoring import (
+from .meaning import Meaning
+from .scoring import (
     CONCEPT,
     DEFAULT_SCORING,
     Related,
@@ -45,12 +46,11 @@ from app.linking.scoring import (
     weigh,
     weighted_terms_of,
 )
-from app.linking.text import stem
-from app.linking.vectors import VectorIndex
-from app.store.files import database
+from .text import stem
+from .vectors import VectorIndex
 
 if TYPE_CHECKING:
-    from app.linking.embeddings import Embedder
+    from .embeddings import Embedder
 
 
 class RequestIndex:

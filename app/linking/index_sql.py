@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from app.linking.scoring import (
+from .scoring import (
     Request,
 )
-from app.linking.text import plain_text, terms
+from .text import plain_text, terms
 
 if TYPE_CHECKING:
     pass

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.linking.refs import OPAQUE, forms_of, opaque, parse_ref
-from app.linking.scoring import Related
-from app.plan.actions import IssueRef
+from ..plan.actions import IssueRef
+from .refs import OPAQUE, forms_of, opaque, parse_ref
+from .scoring import Related
 
 
 @dataclass

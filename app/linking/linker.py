@@ -17,16 +17,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from app.config.render import renderer_for, trusted
-from app.github.errors import PermanentGitHubError, classify
-from app.linking.index import RequestIndex
-from app.linking.linkdata import LinkData, Shown, toggle
-from app.linking.refs import _short, forms_of, opaque, parse_ref, ref_of
-from app.linking.requests import scoring_of
-from app.linking.scoring import Related, Request
-from app.plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
-from app.plan.context import HandlerContext
-from app.workflows.markers import LINKS_KEY
+from ..config.render import renderer_for, trusted
+from ..github.errors import PermanentGitHubError, classify
+from ..plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, UpsertComment
+from ..plan.context import HandlerContext
+from ..workflows.markers import LINKS_KEY
+from .index import RequestIndex
+from .linkdata import LinkData, Shown, toggle
+from .refs import _short, forms_of, opaque, parse_ref, ref_of
+from .requests import scoring_of
+from .scoring import Related, Request
 
 LINKS_TEMPLATE = "links.md.j2"
 

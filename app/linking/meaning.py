@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from app.linking.embeddings import Embedder
-from app.linking.scoring import Related, Request, Scoring, may_link, need_labels
-from app.linking.vectors import Key, VectorIndex
+from .embeddings import Embedder
+from .scoring import Related, Request, Scoring, may_link, need_labels
+from .vectors import Key, VectorIndex
 
 log = logging.getLogger("flywheel.linking")
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from app.linking.scoring import Request
-from app.plan.actions import IssueRef
-from app.workflows import forms
+from ..plan.actions import IssueRef
+from ..workflows import forms
+from .scoring import Request
 
 OPAQUE = "private:"
 

@@ -11,12 +11,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config.model import Config
-from app.github.app import installation_repository_objects
-from app.github.client import GitHubClient
-from app.linking.index import RequestIndex
-from app.linking.requests import request_of
-from app.linking.scoring import Request
+from ..config.model import Config
+from ..github.app import installation_repository_objects
+from ..github.client import GitHubClient
+from .index import RequestIndex
+from .requests import request_of
+from .scoring import Request
 
 
 async def fetch_requests(

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.config.model import Config, LinkingSettings
-from app.linking.scoring import Request, Scoring, Thesaurus, is_need_label
-from app.workflows import forms
-from app.workflows import rules as workflows
+from ..config.model import Config, LinkingSettings
+from ..workflows import forms
+from ..workflows import rules as workflows
+from .scoring import Request, Scoring, Thesaurus, is_need_label
 
 
 def request_of(

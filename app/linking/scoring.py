@@ -8,7 +8,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from app.linking.text import WORD, plain_text, stem, terms
+from .text import WORD, plain_text, stem, terms
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from app.linking.index import RequestIndex
-from app.linking.meaning import embedding_text, key_of
-from app.linking.scoring import Request
+from .index import RequestIndex
+from .meaning import embedding_text, key_of
+from .scoring import Request
 
 log = logging.getLogger("flywheel.linking")
 

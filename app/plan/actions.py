@@ -7,8 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from app.config.labels import LabelSpec
-from app.workflows import markers
+from ..config.labels import LabelSpec
+from ..workflows import markers
 
 if TYPE_CHECKING:
     pass

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 import cachetools
 
-from app.github import projects
-from app.github.client import GitHubClient
-from app.github.errors import PermanentGitHubError, TransientGitHubError
-from app.workflows import markers
+from ..github import projects
+from ..github.client import GitHubClient
+from ..github.errors import PermanentGitHubError, TransientGitHubError
+from ..workflows import markers
 
 if TYPE_CHECKING:
     pass
-from app.plan.actions import IssueRef
+from .actions import IssueRef
 
 
 class Caches:

@@ -7,16 +7,16 @@ from typing import TYPE_CHECKING, Any
 
 from gidgethub import sansio
 
-from app.plan.actions import Action, IssueRef
-from app.plan.comments import CommentLists
+from .actions import Action, IssueRef
+from .comments import CommentLists
 
 if TYPE_CHECKING:
-    from app.config.model import Config
-    from app.github.client import GitHubClient
-    from app.github.permissions import PermissionChecker
-    from app.linking.index import RequestIndex
-    from app.plan.comments import Caches
-    from app.store.journal import Journal
+    from ..config.model import Config
+    from ..github.client import GitHubClient
+    from ..github.permissions import PermissionChecker
+    from ..linking.index import RequestIndex
+    from ..store.journal import Journal
+    from .comments import Caches
 
 
 @dataclass

@@ -13,11 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from app.config.labels import LabelSpec
-from app.github import projects
-from app.github.client import GitHubClient
-from app.github.errors import PermanentGitHubError, TransientGitHubError, classify
-from app.plan.actions import (
+from ..config.labels import LabelSpec
+from ..github import projects
+from ..github.client import GitHubClient
+from ..github.errors import PermanentGitHubError, TransientGitHubError, classify
+from ..workflows import checklists, forms, markers
+from .actions import (
     Action,
     ActionResult,
     EnsureLabels,
@@ -31,11 +32,10 @@ from app.plan.actions import (
     UpsertComment,
     latest_only,
 )
-from app.plan.comments import Caches, CommentConflict, CommentLists
-from app.workflows import checklists, forms, markers
+from .comments import Caches, CommentConflict, CommentLists
 
 if TYPE_CHECKING:
-    from app.store.facts import Facts
+    from ..store.facts import Facts
 
 log = logging.getLogger("flywheel.plan")
 

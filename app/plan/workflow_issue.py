@@ -9,13 +9,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config.model import Workflow
-from app.config.render import renderer_for, trusted
-from app.plan.actions import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
-from app.plan.context import HandlerContext
-from app.workflows import forms, membership
-from app.workflows import rules as workflows
-from app.workflows.rules import comment_key
+from ..config.model import Workflow
+from ..config.render import renderer_for, trusted
+from ..workflows import forms, membership
+from ..workflows import rules as workflows
+from ..workflows.rules import comment_key
+from .actions import EnsureLabels, EnsureProjectItem, IssueRef, SetAssignees, UpsertComment
+from .context import HandlerContext
 
 
 class Missing(str):

@@ -7,12 +7,12 @@ import re
 import time
 from typing import Any
 
-from app.config import commands
-from app.config.labels import LabelSpec
-from app.config.model import fill
-from app.config.render import trusted
-from app.slash.grammar import Command
-from app.slash.run import CommandError, CommandRun, community_slug
+from ..config import commands
+from ..config.labels import LabelSpec
+from ..config.model import fill
+from ..config.render import trusted
+from .grammar import Command
+from .run import CommandError, CommandRun, community_slug
 
 _LOGIN = re.compile(r"^@?([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))$")
 CLOSE_REASONS = {"completed": "completed", "not-planned": "not_planned", "duplicate": "duplicate"}

@@ -9,11 +9,11 @@ comment's marker data, and the members table is recomputed from it.
 
 from __future__ import annotations
 
-from app.plan.workflow_issue import membership_history
-from app.slash import representatives
-from app.slash.grammar import Command, split_for
-from app.slash.run import CommandError, CommandRun, community_slug
-from app.workflows import membership
+from ..plan.workflow_issue import membership_history
+from ..workflows import membership
+from . import representatives
+from .grammar import Command, split_for
+from .run import CommandError, CommandRun, community_slug
 
 
 async def join(run: CommandRun, command: Command) -> None:

@@ -11,13 +11,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from app.config import commands
-from app.github.errors import PermanentGitHubError
-from app.github.permissions import SetupError
-from app.plan.context import HandlerContext
-from app.slash import basic, consortium, grammar, links, overtaken, workflow
-from app.slash.grammar import Command
-from app.slash.run import MAX_COMMANDS, CommandError, CommandRun
+from ..config import commands
+from ..github.errors import PermanentGitHubError
+from ..github.permissions import SetupError
+from ..plan.context import HandlerContext
+from . import basic, consortium, grammar, links, overtaken, workflow
+from .grammar import Command
+from .run import MAX_COMMANDS, CommandError, CommandRun
 
 Implementation = Callable[[CommandRun, Command], Awaitable[None]]
 

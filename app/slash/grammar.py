@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from app.config.commands import CommandSpec
+from ..config.commands import CommandSpec
 
 _COMMAND = re.compile(r"^ {0,3}/(?P<name>[A-Za-z][A-Za-z0-9_-]{0,39})(?:[ \t]+(?P<args>.*))?$")
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})")

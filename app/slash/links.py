@@ -8,12 +8,12 @@ the name of an issue in a private repository.
 
 from __future__ import annotations
 
-from app.linking.linkdata import LinkData
-from app.linking.linker import Linker
-from app.plan.actions import IssueRef
-from app.slash.grammar import Command
-from app.slash.run import CommandError, CommandRun
-from app.workflows import forms
+from ..linking.linkdata import LinkData
+from ..linking.linker import Linker
+from ..plan.actions import IssueRef
+from ..workflows import forms
+from .grammar import Command
+from .run import CommandError, CommandRun
 
 
 class LinkState:

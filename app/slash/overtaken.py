@@ -13,9 +13,9 @@ left the issue.
 
 from __future__ import annotations
 
-from app.plan.context import HandlerContext
-from app.slash.basic import joined_labels
-from app.slash.grammar import Command
+from ..plan.context import HandlerContext
+from .basic import joined_labels
+from .grammar import Command
 
 # Commands whose effect a later command can undo, and what they decide.
 _WHOLE = {"close": "state", "reopen": "state", "status": "status", "community": "community"}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from app.plan.context import HandlerContext
-from app.workflows import forms
-from app.workflows import rules as workflows
+from ..plan.context import HandlerContext
+from ..workflows import forms
+from ..workflows import rules as workflows
 
 
 def registry_repo(ctx: HandlerContext, repo: str) -> str:

@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from app.config.labels import LabelSpec
-from app.config.model import Workflow
-from app.config.render import renderer_for, trusted
-from app.github.permissions import Commenter, PermissionChecker
-from app.plan.actions import (
+from ..config.labels import LabelSpec
+from ..config.model import Workflow
+from ..config.render import renderer_for, trusted
+from ..github.permissions import Commenter, PermissionChecker
+from ..plan.actions import (
     EnsureLabels,
     EnsureProjectItem,
     IssueRef,
@@ -28,11 +28,11 @@ from app.plan.actions import (
     SetIssueState,
     UpsertComment,
 )
-from app.plan.context import HandlerContext
-from app.plan.workflow_issue import plan_with_links
-from app.slash.grammar import Command
-from app.workflows import forms, membership
-from app.workflows import rules as workflows
+from ..plan.context import HandlerContext
+from ..plan.workflow_issue import plan_with_links
+from ..workflows import forms, membership
+from ..workflows import rules as workflows
+from .grammar import Command
 
 REPLY_TEMPLATE = "command-reply.md.j2"
 MAX_COMMANDS = 10  # a comment holding more is answered for the first ten only

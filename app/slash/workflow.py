@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from app.config.model import Workflow
-from app.config.render import renderer_for, trusted
-from app.plan.actions import IssueRef, OpenIssue, SetIssueSection
-from app.plan.workflow_issue import plan_with_links
-from app.slash.grammar import Command
-from app.slash.run import CommandError, CommandRun
-from app.workflows import forms, markers
-from app.workflows import rules as workflows
-from app.workflows.rules import comment_key
+from ..config.model import Workflow
+from ..config.render import renderer_for, trusted
+from ..plan.actions import IssueRef, OpenIssue, SetIssueSection
+from ..plan.workflow_issue import plan_with_links
+from ..workflows import forms, markers
+from ..workflows import rules as workflows
+from ..workflows.rules import comment_key
+from .grammar import Command
+from .run import CommandError, CommandRun
 
 OFFBOARD_TEMPLATE = "offboard-issue.md.j2"
 

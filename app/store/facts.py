@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from app.config.model import Config
-from app.store.files import database
-from app.workflows import forms, membership
-from app.workflows import rules as workflows
-from app.workflows.markers import LINKS_KEY
+from ..config.model import Config
+from ..workflows import forms, membership
+from ..workflows import rules as workflows
+from ..workflows.markers import LINKS_KEY
+from .files import database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fact_links (

@@ -22,10 +22,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from app.store.delivery import PENDING, RUNNING, Delivery, delivery_from_row
-from app.store.files import database
-from app.store.journal_queries import JournalQueries
-from app.store.journal_sql import (
+from .delivery import PENDING, RUNNING, Delivery, delivery_from_row
+from .files import database
+from .journal_queries import JournalQueries
+from .journal_sql import (
     COLUMNS,
     INSERT_PREFIX,
     INSERT_SUFFIX,

@@ -11,8 +11,8 @@ import sqlite3
 from collections.abc import Iterable
 from typing import Any
 
-from app.store.delivery import DONE, FAILED, PENDING, RUNNING
-from app.store.journal_sql import LISTED, row_summary
+from .delivery import DONE, FAILED, PENDING, RUNNING
+from .journal_sql import LISTED, row_summary
 
 
 class JournalQueries:

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from app.config.model import FieldSpec, Workflow
-from app.workflows import checklists
+from ..config.model import FieldSpec, Workflow
+from . import checklists
 
 _HEADING = re.compile(r"^#{3}\s+(.+?)\s*#*\s*$")
 _EMPTY = {"", "_no response_", "none", "n/a", "no response"}

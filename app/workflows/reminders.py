@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from app.config.model import ReminderSpec, Workflow
-from app.workflows import forms
+from ..config.model import ReminderSpec, Workflow
+from . import forms
 
 
 @dataclass(frozen=True)

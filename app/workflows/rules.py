@@ -11,9 +11,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from app.config.labels import LabelSpec
-from app.config.model import Config, LabelRule, Workflow, fill
-from app.workflows import checklists, forms
+from ..config.labels import LabelSpec
+from ..config.model import Config, LabelRule, Workflow, fill
+from . import checklists, forms
 
 COMMENT_KEY_PREFIX = "workflow."
 

@@ -1,0 +1,1 @@
+"""The GitHub side: one client, the App's tokens, Projects v2, permissions, the manifest table."""
