@@ -255,3 +255,21 @@ def test_one_problem_is_a_plain_config_error_with_its_key_path(tmp_path: Path) -
     assert not isinstance(caught.value, ConfigErrors)
     assert (caught.value.line, caught.value.path) == (2, "roles.Tester")
     assert str(caught.value) == "w.yaml:2: 'Tester' must be text (at roles.Tester)"
+
+
+def test_check_config_validates_forms_against_githubs_form_schema(tmp_path: Path) -> None:
+    forms = tmp_path / "forms"
+    forms.mkdir()
+    text = (FORMS / "onboarding.yml").read_text()
+    broken = text.replace("attributes:", "atributes:", 1)
+    (forms / "onboarding.yml").write_text(broken)
+    bug = "name: Bug\ndescription: b\nbody:\n  - type: dropdown\n    attributes:\n      label: OS\n"
+    (forms / "bug.yml").write_text(bug)
+    result = run_cli("check-config", str(ROOT / "workflow-config"), "--forms", str(forms))
+    assert result.returncode == 1
+    typo = next(n for n, t in enumerate(broken.splitlines(), 1) if "atributes:" in t)
+    assert f"onboarding.yml:{typo}: not a form GitHub can show:" in result.stderr
+    assert "('atributes' is not a key GitHub knows)" in result.stderr
+    assert "bug.yml:5: not a form GitHub can show: body.0.attributes: 'options' is required" in (
+        result.stderr
+    )

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from . import formschema
 from .model import Config, Workflow
 
 
@@ -74,10 +75,13 @@ def check_form(config: Config, path: Path) -> list[Drift]:
         return [Drift(path.name, (mark.line + 1) if mark else 1, f"not valid YAML: {exc}")]
     if not isinstance(form, dict) or "body" not in form:
         return []  # config.yml or a markdown template: not a form
+    drifts = [
+        Drift(path.name, line, f"not a form GitHub can show: {why}")
+        for line, why in formschema.problems(text)
+    ]
     workflow, how = workflow_of_form(config, form)
     if workflow is None:
-        return []  # a form no workflow reads (a bug report): nothing can drift
-    drifts = []
+        return drifts  # a form no workflow reads (a bug report): only its syntax matters
     if workflow.match.labels and how != "label":
         drifts.append(
             Drift(
