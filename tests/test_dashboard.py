@@ -163,11 +163,11 @@ async def test_communities_page_shows_the_network(dashboard: Flywheel, fake: Any
     assert hypatia is not None
     row = hypatia.group(0)
     onboarding = made["hypatia"]
-    assert "onboarding: <a href=" in row and f"{REPO}#{onboarding.number}</a>" in row
+    assert 'onboarding: <a class="ref" href=' in row and f"{REPO}#{onboarding.number}</a>" in row
     assert '<span class="badge">Refined</span>' in row, "status from the board"
     assert "GPU teaching hubs</a> (endorse, test)" in row
     _first, second = made["gpu"]
-    assert "with <a href=\"#c-curie\">curie</a>: " in row
+    assert 'with <a href="#c-curie">curie</a>: ' in row
     assert f"{SUPPORT}#{second.number}</a> CUDA and TensorFlow" in row
     lovelace = re.search(r'<tr id="c-lovelace">.*?</tr>', text, re.S)
     assert lovelace is not None and "(co-fund)" in lovelace.group(0)

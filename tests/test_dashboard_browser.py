@@ -96,6 +96,17 @@ def visit(base: str) -> dict[str, Any]:
         ]
         seen["initiatives"] = len(driver.find_elements(By.CSS_SELECTOR, "#initiatives tbody tr"))
         driver.save_screenshot(str(ARTIFACTS / "dashboard-consortium.png"))
+
+        # A phone: 390 CSS pixels wide. Nothing may push the page sideways.
+        driver.set_window_size(390, 844)
+        seen["phone"] = {}
+        for path in ("/", "/communities", "/connections", "/consortia/gpu-teaching-hubs"):
+            driver.get(base + path)
+            driver.find_element(By.TAG_NAME, "h1")
+            seen["phone"][path] = driver.execute_script(
+                "return [document.documentElement.scrollWidth, window.innerWidth]"
+            )
+        driver.save_screenshot(str(ARTIFACTS / "dashboard-phone.png"))
     finally:
         driver.quit()
     return seen
@@ -118,5 +129,7 @@ async def test_each_page_in_headless_chromium(dashboard: Flywheel) -> None:  # n
     assert "GPU teaching hubs" in seen["consortium_h1"]
     assert seen["members"] == ["hypatia", "lovelace"]
     assert seen["initiatives"] == 1
-    for name in ("sign-in", "communities", "operations", "consortium"):
+    wide = {path: sizes for path, sizes in seen["phone"].items() if sizes[0] > sizes[1]}
+    assert wide == {}, "pages wider than a 390-px phone screen"
+    for name in ("sign-in", "communities", "operations", "consortium", "phone"):
         assert (ARTIFACTS / f"dashboard-{name}.png").stat().st_size > 5000

@@ -116,11 +116,13 @@ def test_operations_rows_say_what_happened_and_hide_private_detail() -> None:
         "o/r#4",
         f"{BASE}/o/r/issues/4",
     )
-    assert (shown.ago, shown.duration_ms, shown.error) == (
-        "1 min ago",
-        250.0,
-        "GitHub answered 404",
+    assert (shown.ago, shown.duration_ms) == ("1 min ago", 250.0)
+    assert shown.error.startswith("GitHub answered not found (404): the issue, board or")
+    assert shown.error.endswith("(GitHub answered 404)"), "the original words follow"
+    handler = views.delivery_row(
+        {**row, "error": "workflows.on_opened: BadRequest: Not Found"}, BASE, shows_private=False
     )
+    assert handler.error.startswith("GitHub answered not found (404)")
     hidden = views.delivery_row({**row, "private": 1}, BASE, shows_private=False)
     assert (hidden.issue, hidden.url) == ("a private repository", "")
     assert "404" not in hidden.error
@@ -145,7 +147,7 @@ def test_issue_links_escape_what_people_typed() -> None:
     issue = views.IssueView("o/r", 3, '<script>alert(1)</script> & "x"', f"{BASE}/o/r/issues/3",
                             "", "open", "", "hypatia")  # fmt: skip
     html = str(issue_link(issue))
+    title = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;"
     assert html == (
-        f'<a href="{BASE}/o/r/issues/3">o/r#3</a> '
-        "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;"
+        f'<a class="ref" href="{BASE}/o/r/issues/3" title="{title}">o/r#3</a> {title}'
     )

@@ -188,7 +188,10 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     for drift in drifts:
         print(f"{forms_dir}/{drift}", file=sys.stderr)
     if drifts:
-        print(f"flywheel: {len(drifts)} issue-form problems in {forms_dir}", file=sys.stderr)
+        problems = (
+            "1 issue-form problem" if len(drifts) == 1 else f"{len(drifts)} issue-form problems"
+        )
+        print(f"flywheel: {problems} in {forms_dir}", file=sys.stderr)
         return 1
     print(f"ok: the issue forms in {forms_dir} match their workflows")
     return 0

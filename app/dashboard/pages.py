@@ -34,6 +34,7 @@ def environment(folder: Path = TEMPLATES) -> jinja2.Environment:
     )
     env.filters["ms"] = lambda v: "-" if v is None else f"{v:,.0f} ms"
     env.filters["issue"] = issue_link
+    env.filters["count"] = views.count
     return env
 
 
@@ -41,7 +42,9 @@ def issue_link(issue: views.IssueView) -> Markup:
     """``<a>owner/repo#N</a> title``, escaped: the network page prints thousands of these,
     and one call here costs a tenth of the same markup built in the template."""
     url, repo, title = escape(issue.url), escape(issue.repo), escape(issue.title)
-    return Markup(f'<a href="{url}">{repo}#{issue.number}</a> {title}')
+    return Markup(
+        f'<a class="ref" href="{url}" title="{title}">{repo}#{issue.number}</a> {title}'
+    )
 
 
 ENV = environment()

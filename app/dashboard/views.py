@@ -23,6 +23,14 @@ OUTCOMES = ("pending", "running", "done", "failed")
 _PREFIX = re.compile(r"^\s*\[[^\]]*\]\s*")  # "[Onboarding] " and the like
 
 
+_PLURALS = {"community": "communities", "tie": "ties", "issue": "issues", "request": "requests"}
+
+
+def count(number: int, thing: str) -> str:
+    """``1 tie``, ``2 ties``, ``1 community``: the page counts everything it shows."""
+    return f"{number} {thing if number == 1 else _PLURALS.get(thing, thing + 's')}"
+
+
 def span(seconds: float) -> str:
     """A duration people read at a glance: "12 s", "5 min", "3 h", "2 d"."""
     seconds = max(0.0, seconds)
@@ -84,7 +92,7 @@ def delivery_row(row: Mapping[str, Any], base: str, shows_private: bool) -> Deli
     url = f"{base}/{repo}/issues/{number}" if repo and number else ""
     if private:
         issue, url = "a private repository", ""
-    error = row.get("error") or ""
+    error = in_words(str(row.get("error") or ""))
     if private and error:
         error = "(details hidden: private repository)"
     received = float(row.get("received_at") or 0)
@@ -101,6 +109,30 @@ def delivery_row(row: Mapping[str, Any], base: str, shows_private: bool) -> Deli
         attempts=int(row.get("attempts") or 0),
         error=error[:500],
     )
+
+
+_STATUS_WORDS = {
+    "401": "GitHub did not accept the App's token (401): check the App's key and id",
+    "403": "GitHub refused (403): the App may lack a permission, or a rate limit was hit",
+    "404": "GitHub answered not found (404): the issue, board or repository is gone, or the "
+    "App cannot see it",
+    "410": "GitHub answered gone (410): the issue was deleted or transferred",
+    "422": "GitHub refused the change as invalid (422)",
+}
+
+
+def in_words(error: str) -> str:
+    """A delivery's error as a person can act on it; the handler and GitHub's words follow."""
+    if not error:
+        return ""
+    for status, words in _STATUS_WORDS.items():
+        if f"{status} " in error or f"({status})" in error or error.endswith(status):
+            return f"{words}. ({error[:300]})"
+    if "Not Found" in error:
+        return f"{_STATUS_WORDS['404']}. ({error[:300]})"
+    if "Timeout" in error or "timed out" in error:
+        return f"GitHub did not answer in time; Flywheel retries. ({error[:300]})"
+    return error
 
 
 def rate_rows(limits: Mapping[int, Any], now: float | None = None) -> list[RateRow]:

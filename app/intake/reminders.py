@@ -80,7 +80,8 @@ class SweepReport:
     def summary(self) -> str:
         failed = sum(1 for r in self.results if r.status == "failed")
         return (
-            f"reminders: {self.repositories} repositories, {self.issues} dated issues, "
+            f"reminders: {_count(self.repositories, 'repository', 'repositories')}, "
+            f"{_count(self.issues, 'dated issue', 'dated issues')}, "
             f"{self.posted} posted, {len(self.results) - self.posted - failed} already sent, "
             f"{failed} failed"
         )
@@ -143,3 +144,7 @@ async def run_periodically(
         return (await sweep(github, config(), caches)).summary()
 
     await periodic.every(interval_minutes * 60, one_sweep, "reminder sweep", first_after=5)
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"

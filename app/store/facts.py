@@ -70,6 +70,7 @@ class Membership:
     community: str
     roles: tuple[str, ...]
     joined: str
+    by: str = ""  # who wrote the /join (the consortium comment's "joined by")
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,11 @@ class Facts:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is refilled later
         self.db.executescript(SCHEMA)
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(fact_members)")}
+        if "by_login" not in columns:  # a file from before "joined by" was kept
+            self.db.execute(
+                "ALTER TABLE fact_members ADD COLUMN by_login TEXT NOT NULL DEFAULT ''"
+            )
         self.version = 0  # grows with every write: pages built from an older one are stale
 
     def close(self) -> None:
@@ -173,10 +179,14 @@ class Facts:
             self.db.executemany("INSERT OR REPLACE INTO fact_links VALUES (?,?,?,?,?)", rows)
 
     def members(self, repo: str, number: int, members: Sequence[membership.Member]) -> None:
-        rows = [(repo, number, m.community, ",".join(m.roles), m.joined) for m in members]
+        rows = [(repo, number, m.community, ",".join(m.roles), m.joined, m.by) for m in members]
         with self._writing():
             self.db.execute("DELETE FROM fact_members WHERE repo=? AND number=?", (repo, number))
-            self.db.executemany("INSERT INTO fact_members VALUES (?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT INTO fact_members (repo, number, community, roles, joined, by_login)"
+                " VALUES (?,?,?,?,?,?)",
+                rows,
+            )
 
     def board_status(self, repo: str, number: int, board: str, status: str | None) -> None:
         with self._writing():
@@ -205,8 +215,10 @@ class Facts:
 
     def all_members(self) -> list[Membership]:
         with self.lock:
-            rows = self.db.execute("SELECT * FROM fact_members").fetchall()
-        return [Membership(r[0], r[1], r[2], tuple(filter(None, r[3].split(","))), r[4])
+            rows = self.db.execute(
+                "SELECT repo, number, community, roles, joined, by_login FROM fact_members"
+            ).fetchall()
+        return [Membership(r[0], r[1], r[2], tuple(filter(None, r[3].split(","))), r[4], r[5])
                 for r in rows]  # fmt: skip
 
     def statuses(self) -> dict[tuple[str, int], str]:
