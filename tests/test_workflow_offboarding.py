@@ -50,3 +50,10 @@ async def test_offboarding_links_to_the_onboarding_issue(flywheel: Flywheel, fak
         "End date": "2027-06-30",
     }
     assert any("linked" in note for note in row["outcome"]["notes"])
+
+    # The onboarding issue is closed: the offboarding's comment says so, not "(open)".
+    onboarding.state = "closed"
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, onboarding, "closed"))
+    assert row["state"] == "done", row
+    (off_comment,) = fake.comments_on(REPO, offboarding.number)
+    assert f"- Onboarding: #{onboarding.number} (closed)" in off_comment["body"]

@@ -7,7 +7,7 @@ from gidgethub.routing import Router
 
 from ..plan.actions import EnsureProjectItem, IssueRef
 from ..plan.context import HandlerContext, ignored_sender
-from ..plan.workflow_issue import plan_with_links
+from ..plan.workflow_issue import plan_with_links, show_state_elsewhere
 from ..workflows import forms, markers
 from ..workflows import rules as workflows
 
@@ -92,7 +92,10 @@ async def on_closed(event: sansio.Event, ctx: HandlerContext) -> None:
     """issues.closed → board values for done, or for not planned."""
     issue = event.data["issue"]
     workflow = workflows.match_workflow(ctx.config, issue)
-    if workflow is None or workflow.board is None or not issue.get("node_id"):
+    if workflow is None:
+        return
+    await show_state_elsewhere(ctx, workflow, issue, _issue_ref(event))
+    if workflow.board is None or not issue.get("node_id"):
         return
     board = workflow.board
     not_planned = issue.get("state_reason") == "not_planned"

@@ -289,6 +289,30 @@ async def plan_with_links(
         extras=extras,
     )
     await refresh_referenced(ctx, workflow, values, ref)
+    point_back(ctx, issue, workflow, ref, community, others)
+
+
+async def show_state_elsewhere(
+    ctx: HandlerContext, workflow: Workflow, issue: Mapping[str, Any], ref: IssueRef
+) -> None:
+    """The issue closed (or changed state): the comments that name it with its state (an
+    offboarding's "Onboarding: #1 (open)", a consortium's initiatives) are written again."""
+    values = forms.read(workflow, issue.get("body"))
+    community = workflows.community_of(workflow, values, workflows.label_names(issue))
+    others = await related_workflow_issues(ctx, workflow, ref, community)
+    point_back(ctx, issue, workflow, ref, community, others)
+    await refresh_referenced(ctx, workflow, values, ref)
+
+
+def point_back(
+    ctx: HandlerContext,
+    issue: Mapping[str, Any],
+    workflow: Workflow,
+    ref: IssueRef,
+    community: str,
+    others: Sequence[tuple[Mapping[str, Any], Workflow]],
+) -> None:
+    """Each linked workflow issue's comment, naming this one as it is now."""
     back_link = [link_view(issue, workflow.title)]
     for other, other_workflow in others:
         if other_workflow.template is None:

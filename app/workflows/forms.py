@@ -123,7 +123,7 @@ def normalise(spec: FieldSpec, raw: str) -> tuple[str, str | None]:
                 for m in _HANDLE.finditer(" ".join(text.replace(",", " ").split()))
                 if not m.group(1).startswith("-")
             },
-            key=str.lower,
+            key=lambda handle: (handle.lower(), handle),  # one order in every process
         )
         return (", ".join(handles), None) if handles else ("", "needs GitHub usernames")
     if kind == "choice":

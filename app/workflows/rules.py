@@ -50,7 +50,7 @@ def label_groups(labels: Iterable[str]) -> dict[str, list[str]]:
         prefix, sep, value = name.partition(":")
         if sep and value.strip():
             groups.setdefault(prefix.strip().lower(), []).append(value.strip())
-    return {k: sorted(v, key=str.lower) for k, v in groups.items()}
+    return {k: sorted(v, key=lambda name: (name.lower(), name)) for k, v in groups.items()}
 
 
 def community_of(workflow: Workflow, values: forms.FormValues, labels: Iterable[str]) -> str:
