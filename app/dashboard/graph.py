@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from .views import Network
 
-SIZE = 720  # the picture is SIZE by SIZE user units; it scales with the page
+SIZE = 720  # the largest picture, in user units; it scales with the page
+SMALLEST = 380  # a few communities: a small picture, so its names are read at a readable size
 MARGIN = 130  # room for names around the circle
 LABELS_UP_TO = 80  # more communities than this: names are in tooltips and the table
 
@@ -58,7 +59,9 @@ def layout(network: Network) -> Picture:
     for edge in network.edges:
         ties[edge.a] += 1
         ties[edge.b] += 1
-    centre, radius = SIZE / 2, SIZE / 2 - MARGIN
+    # Sized to its content: three communities do not float in a 720-unit square of nothing.
+    size = int(min(SIZE, max(SMALLEST, 200 + 40 * len(tied))))
+    centre, radius = size / 2, size / 2 - min(MARGIN, size * 0.3)
     nodes: dict[str, Node] = {}
     for i, slug in enumerate(tied):
         angle = 2 * math.pi * i / max(1, len(tied)) - math.pi / 2
@@ -95,4 +98,4 @@ def layout(network: Network) -> Picture:
                 title=f"{edge.a} and {edge.b}: " + "; ".join(parts),
             )
         )
-    return Picture(SIZE, list(nodes.values()), lines, labelled=len(nodes) <= LABELS_UP_TO)
+    return Picture(size, list(nodes.values()), lines, labelled=len(nodes) <= LABELS_UP_TO)
