@@ -107,6 +107,10 @@ def iso_date(text: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Credentials /setup wrote (or an operator's .env): the real environment wins.
+    from dotenv import load_dotenv
+
+    load_dotenv(".env", override=False)
     try:
         return int(args.func(args) or 0)
     except (KeyboardInterrupt, SystemExit):

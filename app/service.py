@@ -16,6 +16,7 @@ from gidgethub import routing
 
 from .config.model import Config
 from .dashboard import pages as dashboard
+from .dashboard import setup
 from .github.app import GitHubApp
 from .handlers import build_router
 from .intake import redeliver, reminders, server
@@ -150,4 +151,6 @@ def create_app(
     app.cleanup_ctx.append(lifecycle)
     server.add_routes(app, state)
     dashboard.add_routes(app, state)
+    if not settings.has_credentials:  # register the App from the browser (manifest flow)
+        setup.add_routes(app, state, dashboard.page)
     return app

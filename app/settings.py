@@ -94,6 +94,11 @@ class Settings:
     # FLYWHEEL_EMBEDDING_MODEL: a folder with model.onnx and tokenizer.json; "off": words only;
     # unset: the shipped all-MiniLM-L6-v2 (int8).
     embedding_model: str | None = None
+    # The App-manifest flow (/setup): where GitHub reaches us, whose App it is, where the
+    # credentials go.
+    public_url: str | None = None  # FLYWHEEL_PUBLIC_URL
+    org: str | None = None  # FLYWHEEL_ORG
+    env_file: Path = Path(".env")
     log_format: str = "text"  # FLYWHEEL_LOG_FORMAT: text for people, json for log shippers
     # FLYWHEEL_LINK_KEY: keys the digests naming private issues in public comments' markers.
     link_key_text: str | None = field(default=None, repr=False)
@@ -182,6 +187,8 @@ class Settings:
             "log_format": log_format,
             "link_key_text": env.get("FLYWHEEL_LINK_KEY") or None,
             "embedding_model": env.get("FLYWHEEL_EMBEDDING_MODEL") or None,
+            "public_url": env.get("FLYWHEEL_PUBLIC_URL") or None,
+            "org": env.get("FLYWHEEL_ORG") or None,
             "api_url": env.get("GITHUB_API_URL") or DEFAULT_API_URL,
             "config_dir": Path(env["FLYWHEEL_CONFIG"])
             if env.get("FLYWHEEL_CONFIG")

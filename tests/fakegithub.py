@@ -99,7 +99,9 @@ class FakeGitHub:
         self.reactions: list[dict[str, Any]] = []
         self.boards: dict[tuple[str, int], Board] = {}
         self.permissions: dict[tuple[str, str], str] = {}  # (repo, login) → role name
-        self.org_members: set[tuple[str, str]] = set()  # (org, login), lower case
+        self.org_members: set[tuple[str, str]] = set()
+        self.manifest_codes: set[str] = set()  # codes GitHub would hand to /setup/callback
+        self.manifest_pem = ""  # (org, login), lower case
         self.teams: dict[tuple[str, str], set[str]] = {}  # (org, slug) → logins, lower case
         self.forbid_people_lookups = False  # the App lacks Members: read → 403
         self.hook_deliveries: list[dict[str, Any]] = []
@@ -400,6 +402,8 @@ class FakeGitHub:
         scheme, _, credential = auth.partition(" ")
         if credential:
             self.credentials_seen.add(credential)  # JWTs and tokens: tests grep logs for them
+        if path.startswith("/app-manifests/"):
+            return True  # the manifest flow's code is the credential; no token exists yet
         if path.startswith("/app") or re.fullmatch(r"/orgs/[^/]+/installation", path):
             return scheme.lower() == "bearer" and credential.count(".") == 2
         if scheme.lower() in {"token", "bearer"}:
@@ -426,6 +430,7 @@ class FakeGitHub:
             ("POST", r"/app/installations/(?P<iid>\d+)/access_tokens", self._token),
             ("GET", r"/app/hook/deliveries", self._list_deliveries),
             ("GET", r"/app", self._app),
+            ("POST", r"/app-manifests/(?P<code>[^/]+)/conversions", self._convert_manifest),
             ("GET", r"/app/installations", self._list_installations),
             ("GET", r"/orgs/(?P<org>[^/]+)/installation", self._org_installation),
             ("GET", r"/installation/repositories", self._installation_repos),
@@ -515,6 +520,21 @@ class FakeGitHub:
         self.tokens[token] = int(iid)
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return web.json_response({"token": token, "expires_at": expires}, status=201)
+
+    async def _convert_manifest(
+        self, request: web.Request, data: Any, code: str
+    ) -> web.Response:
+        """The manifest flow's last step: a code (valid once, for an hour) for the new App."""
+        if code not in self.manifest_codes:
+            return web.json_response({"message": "Not Found"}, status=404)
+        self.manifest_codes.discard(code)
+        return web.json_response(
+            {"id": 424242, "slug": "flywheel-acme", "name": "Flywheel (acme)",
+             "html_url": "https://github.com/apps/flywheel-acme", "owner": {"login": "acme"},
+             "client_id": "Iv1.abc", "client_secret": "cs-123", "webhook_secret": "wh-456",
+             "pem": self.manifest_pem},
+            status=201,
+        )  # fmt: skip
 
     async def _app(self, request: web.Request, data: Any) -> web.Response:
         """GET /app, as GitHub answers the App's own JWT (the bot is ``slug[bot]``)."""

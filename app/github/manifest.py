@@ -40,3 +40,21 @@ EVENTS: dict[str, str] = {
 }
 # Delivered to every App without subscribing (GitHub's App settings offer no box for it).
 ALWAYS_DELIVERED = ("installation",)
+
+
+def app_manifest(
+    public_url: str, *, name: str = "Flywheel", public: bool = False
+) -> dict[str, object]:
+    """The App as GitHub's manifest flow creates it: GitHub's documented fields, filled from the
+    tables above (and the same dict ``app.yml`` holds)."""
+    base = public_url.rstrip("/")
+    return {
+        "name": name,
+        "url": base,
+        "hook_attributes": {"url": f"{base}/webhook", "active": True},
+        "redirect_url": f"{base}/setup/callback",
+        "description": "Runs a community-relations team's workflows on GitHub issues and boards.",
+        "public": public,
+        "default_permissions": {p.name: p.access for p in PERMISSIONS},
+        "default_events": sorted(EVENTS),
+    }

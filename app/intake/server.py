@@ -166,15 +166,40 @@ async def _receive(request: web.Request) -> web.Response:
     return _answer(202, "accepted", delivery=delivery_id)
 
 
+async def readyz(request: web.Request) -> web.Response:
+    """Ready for traffic: the journal takes writes, config is loaded, and in live mode GitHub
+    accepts the App's credentials. ``/healthz`` says only that the process is alive."""
+    state = request.app[STATE]
+    checks: dict[str, bool | str] = {
+        "journal": await state.journal.writable(),
+        "config": bool(state.config.workflows),
+        "accepting": state.accepting,
+    }
+    if state.github is not None:
+        try:
+            await state.github.identity()
+            checks["credentials"] = True
+        except Exception as exc:  # GitHub's refusal, said in words; no secret is in it
+            checks["credentials"] = f"GitHub refused the App: {str(exc)[:200]}"
+    ready = all(value is True for value in checks.values())
+    return web.json_response(
+        {"ready": ready, "mode": state.mode, "checks": checks}, status=200 if ready else 503
+    )
+
+
 async def healthz(request: web.Request) -> web.Response:
     state = request.app[STATE]
-    counts = await state.journal.counts()
+    try:
+        counts = await state.journal.counts()
+        journal: dict[str, object] = {**counts, "depth": counts["pending"] + counts["running"]}
+    except Exception as exc:  # alive all the same: /readyz is where this makes us not ready
+        journal = {"error": f"the journal cannot be read: {type(exc).__name__}"}
     return web.json_response(
         {
             "status": "ok" if state.accepting else "stopping",
             "mode": state.mode,
             "version": __version__,
-            "journal": {**counts, "depth": counts["pending"] + counts["running"]},
+            "journal": journal,
             "workflows": sorted(state.config.workflows),
             "linking": {
                 **state.linking,
@@ -194,4 +219,5 @@ def add_routes(app: web.Application, state: AppState) -> None:
     app[STATE] = state
     app.router.add_post("/webhook", webhook)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/metrics", metrics_page)

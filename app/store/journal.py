@@ -42,6 +42,7 @@ class Journal(JournalQueries):
 
     def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
         self.path = database(path)
+        self._closed = False
         self._synchronous = synchronous
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="journal-read")
         self._reader: sqlite3.Connection | None = None  # reader thread only
@@ -88,6 +89,9 @@ class Journal(JournalQueries):
                 await self._call(self._checkpoint_sync)
 
     async def close(self) -> None:
+        if self._closed:
+            return  # closing twice (a test, a shutdown racing a failed start) is harmless
+        self._closed = True
         if self._checkpoints is not None:
             self._checkpoints.cancel()
             await asyncio.gather(self._checkpoints, return_exceptions=True)
@@ -130,6 +134,14 @@ class Journal(JournalQueries):
     async def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Queue a write; it commits with whatever else is queued by then."""
         return await self._enqueue(op)
+
+    async def writable(self) -> bool:
+        """A round trip through the writer thread: what a delivery's record needs."""
+        try:
+            await asyncio.wait_for(self._write(lambda conn: conn.execute("SELECT 1")), 5)
+        except Exception:
+            return False
+        return True
 
     # -- the writer thread ---------------------------------------------------------
 
