@@ -101,6 +101,9 @@ class FakeGitHub:
         self.permissions: dict[tuple[str, str], str] = {}  # (repo, login) → role name
         self.org_members: set[tuple[str, str]] = set()
         self.manifest_codes: set[str] = set()  # codes GitHub would hand to /setup/callback
+        self.pulls: dict[tuple[str, int], dict[str, Any]] = {}  # head sha, changed files
+        self.trees: dict[tuple[str, str], dict[str, str]] = {}  # (repo, sha) → path → text
+        self.check_runs: list[dict[str, Any]] = []
         self.manifest_pem = ""  # (org, login), lower case
         self.teams: dict[tuple[str, str], set[str]] = {}  # (org, slug) → logins, lower case
         self.forbid_people_lookups = False  # the App lacks Members: read → 403
@@ -130,6 +133,20 @@ class FakeGitHub:
             "next_number": 1,
             "id": next(self._ids),
         }
+
+    def add_pull(
+        self, repo: str, number: int, head_sha: str, changes: dict[str, str | None]
+    ) -> None:
+        """A pull request whose head is the repository's files with these changes (None:
+        the file is deleted)."""
+        tree = dict(self.repos[repo]["files"])
+        for path, text in changes.items():
+            if text is None:
+                tree.pop(path, None)
+            else:
+                tree[path] = text
+        self.trees[(repo, head_sha)] = tree
+        self.pulls[(repo, number)] = {"head": head_sha, "files": sorted(changes)}
 
     def add_label(self, repo: str, name: str, color: str = "ededed", description: str = "") -> None:
         self.repos[repo]["labels"][name.lower()] = self._label(name, color, description)
@@ -461,6 +478,9 @@ class FakeGitHub:
                 self._team_membership,
             ),
             ("GET", repo + r"/contents/(?P<path>.+)", self._contents),
+            ("GET", repo + r"/pulls/(?P<number>\d+)/files", self._pull_files),
+            ("POST", repo + r"/check-runs", self._create_check_run),
+            ("GET", repo + r"/commits/(?P<sha>[^/]+)/check-runs", self._list_check_runs),
             ("GET", repo, self._get_repo),
         ]
 
@@ -772,13 +792,43 @@ class FakeGitHub:
     async def _contents(
         self, request: web.Request, data: Any, repo: str, path: str
     ) -> web.Response:
-        files = self._repo(repo)["files"]
+        ref = request.query.get("ref")
+        files = self.trees[(repo, ref)] if ref else self._repo(repo)["files"]
+        inside = sorted(p for p in files if p.startswith(path.rstrip("/") + "/"))
+        if path not in files and inside:  # a folder: its entries, as GitHub lists them
+            names = sorted({p[len(path.rstrip("/")) + 1 :].split("/")[0] for p in inside})
+            base = path.rstrip("/")
+            return web.json_response(
+                [{"type": "dir" if f"{base}/{n}" not in files else "file", "name": n,
+                  "path": f"{base}/{n}"} for n in names]
+            )  # fmt: skip
         if path not in files:
             raise web.HTTPNotFound(text="Not Found")
         content = base64.b64encode(files[path].encode()).decode()
         return web.json_response(
             {"type": "file", "path": path, "encoding": "base64", "content": content}
         )
+
+    async def _pull_files(
+        self, request: web.Request, data: Any, repo: str, number: str
+    ) -> web.Response:
+        pull = self.pulls[(repo, int(number))]
+        return self._paginate(
+            request, [{"filename": f, "status": "modified"} for f in pull["files"]]
+        )
+
+    async def _create_check_run(self, request: web.Request, data: Any, repo: str) -> web.Response:
+        run = {**data, "id": 9000 + len(self.check_runs), "repo": repo}
+        self.check_runs.append(run)
+        return web.json_response(run, status=201)
+
+    async def _list_check_runs(
+        self, request: web.Request, data: Any, repo: str, sha: str
+    ) -> web.Response:
+        runs = [r for r in self.check_runs if r["repo"] == repo and r["head_sha"] == sha]
+        name = request.query.get("check_name")
+        runs = [r for r in runs if not name or r["name"] == name]
+        return web.json_response({"total_count": len(runs), "check_runs": runs})
 
     def record_delivery(
         self,

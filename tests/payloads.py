@@ -286,3 +286,30 @@ def installation_event(
         "requester": None,
         "sender": user("maria"),
     }
+
+
+def pull_request_event(
+    fake: FakeGitHub, repo: str, number: int, action: str = "opened", author: str = "ada"
+) -> dict[str, Any]:
+    """A pull_request delivery: the keys the config check reads, in GitHub's shape."""
+    head = fake.pulls[(repo, number)]["head"]
+    api = f"https://api.github.com/repos/{repo}/pulls/{number}"
+    return {
+        "action": action,
+        "number": number,
+        "pull_request": {
+            "url": api,
+            "id": 70000 + number,
+            "number": number,
+            "state": "open",
+            "title": "Change the workflows",
+            "user": user(author),
+            "head": {"sha": head, "ref": "config-change", "repo": repository(fake, repo)},
+            "base": {"sha": "0" * 40, "ref": "main", "repo": repository(fake, repo)},
+            "html_url": f"https://github.com/{repo}/pull/{number}",
+        },
+        "repository": repository(fake, repo),
+        "sender": user(author),
+        "organization": organization(repo.split("/")[0]),
+        "installation": installation(fake, fake.repos[repo]["installation"]),
+    }

@@ -33,7 +33,7 @@ def test_readme_asks_for_exactly_the_permissions_the_code_uses() -> None:
 
     readme = (ROOT / "README.md").read_text()
     section = readme[readme.index("## Register the GitHub App") :].split("\n## ", 1)[0]
-    asked = set(re.findall(r"\*\*([A-Z][a-z]+)\*\* (read & write|read)", section))
+    asked = set(re.findall(r"\*\*([A-Z][a-z]+(?: [a-z]+)?)\*\* (read & write|read)", section))
     table = {(p.title, "read & write" if p.access == "write" else "read") for p in PERMISSIONS}
     assert asked == table
 

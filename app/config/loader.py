@@ -91,9 +91,11 @@ def load_config(directory: Path | str, extra_files: list[Path] | None = None) ->
     )
     files += list(extra_files or [])
     workflows: dict[str, Workflow] = {}
+    broken: set[str] = set()  # files refused above: not "missing" to the others
     for path in files:
         loaded = _load_workflow(path, settings.templates_dir, errors)
         if loaded is None:
+            broken.add(path.stem)
             continue
         workflow, data = loaded
         if workflow.id in workflows:
@@ -107,25 +109,29 @@ def load_config(directory: Path | str, extra_files: list[Path] | None = None) ->
             )
             continue
         workflows[workflow.id] = workflow
-    errors += _cross_workflow_problems(workflows)
+    errors += _cross_workflow_problems(workflows, broken)
     if settings.templates_dir.is_dir():
         errors += template_problems(settings.templates_dir, _template_names(workflows))
     raise_all(errors)
     return Config(workflows=workflows, settings=settings, directory=directory)
 
 
-def _cross_workflow_problems(workflows: dict[str, Workflow]) -> list[ConfigError]:
+def _cross_workflow_problems(
+    workflows: dict[str, Workflow], broken: set[str]
+) -> list[ConfigError]:
     problems = []
     for workflow in workflows.values():
         problem: Callable[[str], ConfigError] = lambda reason, w=workflow: ConfigError(  # noqa: E731
             w.source, 0, reason
         )
         for other in workflow.links_to:
-            if other not in workflows:
+            if other not in workflows and other not in broken:
                 problems.append(problem(f"links_to names {other!r}, which is not a workflow"))
         for link in workflow.backlinks:
             target = workflows.get(link.workflow)
             spec = target.field(link.field) if target else None
+            if link.workflow in broken:
+                continue
             if spec is None or spec.type != "ref":
                 problems.append(
                     problem(

@@ -29,6 +29,10 @@ PERMISSIONS: tuple[Permission, ...] = (
                "placing issues on Projects boards and setting their fields"),
     Permission("members", "read", "Members", "Organization",
                "checking organisation and team membership for command permissions"),
+    Permission("checks", "write", "Checks", "Repository",
+               "the 'Flywheel config' check run on pull requests that change its config"),
+    Permission("pull_requests", "read", "Pull requests", "Repository",
+               "listing the files a pull request changes"),
 )  # fmt: skip
 
 # Events (as a manifest's default_events names them) and the handler modules that take them.
@@ -37,6 +41,7 @@ EVENTS: dict[str, str] = {
     "issue_comment": "handlers/commands.py, handlers/workflows.py (checklist ticks)",
     "installation_repositories": "handlers/linking.py (the request index)",
     "repository": "handlers/linking.py (a repository turned private or public)",
+    "pull_request": "handlers/config_check.py (config changes get a check run)",
 }
 # Delivered to every App without subscribing (GitHub's App settings offer no box for it).
 ALWAYS_DELIVERED = ("installation",)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from gidgethub.routing import Router
 
-from . import commands, connections, installations, linking, workflows
+from . import commands, config_check, connections, installations, linking, workflows
 
-MODULES = (commands, connections, installations, linking, workflows)
+MODULES = (commands, config_check, connections, installations, linking, workflows)
 
 
 def build_router() -> Router:

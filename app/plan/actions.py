@@ -167,6 +167,25 @@ class SetAssignees:
         return f"assignees on {self.issue}: +{list(self.add)} -{list(self.remove)}"
 
 
+@dataclass(frozen=True)
+class CheckRun:
+    """The head commit carries a completed check run of this name saying exactly this."""
+
+    repo: str
+    head_sha: str
+    name: str
+    conclusion: str  # success | failure
+    title: str
+    summary: str
+    annotations: tuple[dict[str, Any], ...] = ()
+
+    def describe(self) -> str:
+        return f"check run {self.name!r} on {self.repo}@{self.head_sha[:7]}: {self.conclusion}"
+
+    def detail(self) -> str:
+        return self.summary
+
+
 @dataclass
 class ActionResult:
     action: str

@@ -21,6 +21,7 @@ from ..workflows import checklists, forms, markers
 from .actions import (
     Action,
     ActionResult,
+    CheckRun,
     EnsureLabels,
     EnsureProjectItem,
     IssueRef,
@@ -130,6 +131,7 @@ class Executor:
             SetIssueState: self._issue_state,
             SetAssignees: self._assignees,
             SetIssueSection: self._issue_section,
+            CheckRun: self._check_run,
         }[type(action)]
         return await handler(action)
 
@@ -283,6 +285,35 @@ class Executor:
         return ActionResult(action.describe(), "applied")
 
     # -- issues ----------------------------------------------------------------------
+
+    async def _check_run(self, action: CheckRun) -> ActionResult:
+        """Read first: a redelivered pull_request event finds its run and adds none."""
+        found = await self.gh.getitem(
+            f"/repos/{action.repo}/commits/{action.head_sha}/check-runs?check_name={action.name}"
+        )
+        for run in found.get("check_runs", []):
+            output = run.get("output") or {}
+            if (
+                run.get("conclusion") == action.conclusion
+                and output.get("summary") == action.summary
+            ):
+                return ActionResult(action.describe(), "unchanged")
+        annotations = list(action.annotations)
+        created = await self.gh.post(
+            f"/repos/{action.repo}/check-runs",
+            data={
+                "name": action.name,
+                "head_sha": action.head_sha,
+                "status": "completed",
+                "conclusion": action.conclusion,
+                "output": {
+                    "title": action.title,
+                    "summary": action.summary,
+                    "annotations": annotations[:50],  # GitHub takes 50 a request
+                },
+            },
+        )
+        return ActionResult(action.describe(), "applied", f"check run {created.get('id')}")
 
     async def _open_issue(self, action: OpenIssue) -> ActionResult:
         query = "?state=all&per_page=100"
