@@ -295,3 +295,25 @@ def test_retry_and_timeout_settings_are_checked(env: dict[str, str], problem: st
         Settings.from_env(env)
     good = Settings.from_env({"FLYWHEEL_RETRY_HOURS": "2", "FLYWHEEL_RETRY_MAX": "30"})
     assert (good.retry_for_seconds, good.retry_max_seconds) == (7200.0, 30.0)
+
+
+async def test_a_spent_rate_limit_holds_every_call_until_it_resets(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    """Once GitHub says nothing remains, no worker asks again (each would be refused): the
+    deliveries wait, and /healthz says for how long."""
+    from tests.test_workflow_onboarding import ANSWERS, open_onboarding
+
+    fake.spent_after = len(fake.calls) + 1  # the 2nd answer says: 0 remaining, reset in an hour
+    first = open_onboarding(fake, ANSWERS)
+    await flywheel.send("issues", payloads.issues_event(fake, first, "opened"))
+    await asyncio.sleep(0.5)
+    calls_then = len(fake.calls)
+    second = open_onboarding(fake, {**ANSWERS, "Community slug": "curie"})
+    await flywheel.send("issues", payloads.issues_event(fake, second, "opened"))
+    await asyncio.sleep(0.5)
+    assert len(fake.calls) == calls_then, "no call while the allowance is spent"
+    health = await (await flywheel.client.get("/healthz")).json()
+    (held,) = health["github"].values()
+    assert held["remaining"] == 0 and held["held_for_seconds"] > 3000
+    assert health["journal"]["depth"] == 2, "both deliveries wait; nothing is lost"

@@ -68,6 +68,7 @@ class RateRow:
     limit: int | None
     resets: str
     low: bool  # under a tenth of the limit: calls will soon wait
+    held: str = ""  # GitHub said the allowance is spent: calls wait this long
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,9 @@ def rate_rows(limits: Mapping[int, Any], now: float | None = None) -> list[RateR
                 limit=limit,
                 resets=f"in {span(reset - (now or time.time()))}" if reset else "unknown",
                 low=bool(limit and remaining is not None and remaining < limit / 10),
+                held=span(state.held_for(now or time.time()))
+                if state.held_for(now or time.time())
+                else "",
             )
         )
     return rows

@@ -67,6 +67,12 @@ class RateLimitState:
     remaining: int | None = None
     limit: int | None = None
     reset: float | None = None
+    # Once GitHub says the allowance is spent (remaining 0, or a limit answer with a time to
+    # wait), every call for this installation waits until then instead of being refused.
+    held_until: float = 0.0
+
+    def held_for(self, now: float) -> float:
+        return max(0.0, self.held_until - now)
 
 
 class GitHubClient(gidgethub.aiohttp.GitHubAPI):
@@ -103,6 +109,13 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         attempt = 0
         while True:
             attempt += 1
+            held = self._rate.held_for(time.time())
+            if held > 0:  # GitHub said so already: asking again would only be refused
+                self._metrics.github_calls.labels(kind=kind, status="held").inc()
+                raise TransientGitHubError(
+                    f"GitHub's rate limit for this installation is spent for {held:.0f} s more",
+                    retry_after=held,
+                )
             call_started = time.perf_counter()
             try:
                 status, resp_headers, data = await asyncio.wait_for(
@@ -118,7 +131,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             self._metrics.github_call_seconds.labels(operation=operation_of(method, url)).observe(
                 time.perf_counter() - call_started
             )
-            self._note_rate_limit(resp_headers)
+            self._note_rate_limit(resp_headers, status, data)
             wait = self._inline_retry_wait(method, url, kind, status, resp_headers, data, attempt)
             if wait is None:
                 return status, resp_headers, data
@@ -158,7 +171,9 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             return _backoff(attempt)
         return None
 
-    def _note_rate_limit(self, headers: Mapping[str, str]) -> None:
+    def _note_rate_limit(
+        self, headers: Mapping[str, str], status: int = 200, body: bytes = b""
+    ) -> None:
         remaining = headers.get("x-ratelimit-remaining")
         if remaining is not None and remaining.isdigit():
             self._rate.remaining = int(remaining)
@@ -166,6 +181,12 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             self._rate.limit = int(limit) if limit.isdigit() else self._rate.limit
             reset = headers.get("x-ratelimit-reset", "")
             self._rate.reset = float(reset) if reset.isdigit() else self._rate.reset
+            if self._rate.remaining == 0 and self._rate.reset:
+                self._rate.held_until = max(self._rate.held_until, self._rate.reset)
+        if is_rate_limited(status, headers, body):
+            wait = retry_after_seconds(status, headers, time.time())
+            if wait is not None and wait > MAX_INLINE_WAIT_SECONDS:
+                self._rate.held_until = max(self._rate.held_until, time.time() + wait)
 
     async def graphql_data(self, query: str, **variables: Any) -> dict[str, Any]:
         """Run a GraphQL document; partial data is returned, errors only raise without data.

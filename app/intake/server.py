@@ -166,6 +166,22 @@ async def _receive(request: web.Request) -> web.Response:
     return _answer(202, "accepted", delivery=delivery_id)
 
 
+def _rate_limits(state: AppState) -> dict[str, object]:
+    """Each installation's allowance, and how long its calls wait when GitHub said it is spent."""
+    if state.github is None:
+        return {}
+    now = time.time()
+    return {
+        str(installation): {
+            "remaining": rate.remaining,
+            "limit": rate.limit,
+            "held_for_seconds": round(rate.held_for(now)),
+        }
+        for installation, rate in sorted(state.github.rate_limits.items())
+        if installation  # 0: the App's own JWT calls, an allowance apart
+    }
+
+
 async def readyz(request: web.Request) -> web.Response:
     """Ready for traffic: the journal takes writes, config is loaded, and in live mode GitHub
     accepts the App's credentials. ``/healthz`` says only that the process is alive."""
@@ -201,6 +217,7 @@ async def healthz(request: web.Request) -> web.Response:
             "version": __version__,
             "journal": journal,
             "workflows": sorted(state.config.workflows),
+            "github": _rate_limits(state),
             "linking": {
                 **state.linking,
                 **({"vectors": progress.as_dict()} if (progress := state.linking_progress) else {}),
