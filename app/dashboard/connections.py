@@ -10,7 +10,7 @@ linking gave the pair: the counts at the top say what precision people's decisio
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -56,7 +56,7 @@ def gather(state: Any) -> list[InstallationView]:
         shipped = settings.meaning_threshold
         scoring = scoring_of(settings)
         threshold = index.decisions.calibrated(installation, shipped)
-        scoring = type(scoring)(**{**scoring.__dict__, "meaning_threshold": threshold})
+        scoring = replace(scoring, meaning_threshold=threshold)
         decided = index.decisions.decided(installation)
         connections = []
         for a, b, score in index.meaning.possible(
