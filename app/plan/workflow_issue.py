@@ -215,21 +215,36 @@ def plan_workflow(
 async def related_workflow_issues(
     ctx: HandlerContext, workflow: Workflow, ref: IssueRef, community: str
 ) -> list[tuple[dict[str, Any], Workflow]]:
-    """Issues of the linked workflows (e.g. onboarding for offboarding) for the same community."""
+    """Issues of the linked workflows (e.g. onboarding for offboarding) for the same community.
+
+    Found by the linked workflow's own label, which the issue form applies when the issue is
+    opened, and the community its form states, rather than by the ``community:`` label: that
+    one is our own write, and two deliveries planned at the same moment (an onboarding and its
+    offboarding) would each miss the other while neither label had landed (the soak saw it).
+    """
     if not (workflow.links_to and community and ctx.gh is not None):
         return []
-    found = []
-    label = f"community: {community}"
-    async for other in ctx.gh.getiter(
-        f"/repos/{ref.repo}/issues?state=all&per_page=100&labels={label}"
-    ):
-        if other.get("number") == ref.number or "pull_request" in other:
+    found: dict[int, tuple[dict[str, Any], Workflow]] = {}
+    for other_id in workflow.links_to:
+        linked = ctx.config.workflows.get(other_id)
+        if linked is None:
             continue
-        other_workflow = workflows.match_workflow(ctx.config, other)
-        if other_workflow is not None and other_workflow.id in workflow.links_to:
-            other_ref = IssueRef(ref.repo, int(other["number"]))
-            found.append((await issue_to_render(ctx, other_ref), other_workflow))
-    return found
+        label = linked.match.labels[0] if linked.match.labels else f"community: {community}"
+        async for other in ctx.gh.getiter(
+            f"/repos/{ref.repo}/issues?state=all&per_page=100&labels={label}"
+        ):
+            number = int(other.get("number", 0))
+            if number == ref.number or number in found or "pull_request" in other:
+                continue
+            matched = workflows.match_workflow(ctx.config, other)
+            if matched is None or matched.id != linked.id:
+                continue
+            values = forms.read(linked, other.get("body"))
+            if workflows.community_of(linked, values, workflows.label_names(other)) != community:
+                continue
+            other_ref = IssueRef(ref.repo, number)
+            found[number] = (await issue_to_render(ctx, other_ref), linked)
+    return [found[number] for number in sorted(found)]
 
 
 async def issue_to_render(ctx: HandlerContext, ref: IssueRef) -> dict[str, Any]:
