@@ -118,11 +118,11 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         if args.debug:
             raise
-        print(f"flywheel {args.command}: {in_words(exc)} (--debug shows more)", file=sys.stderr)
+        print(f"flywheel {args.command}: {error_line(exc)} (--debug shows more)", file=sys.stderr)
         return 1
 
 
-def in_words(exc: BaseException) -> str:
+def error_line(exc: BaseException) -> str:
     """One line a person can act on, for what can go wrong outside Flywheel's own checks."""
     if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
         return "the port is in use (another flywheel serve?): choose another with --port or PORT"

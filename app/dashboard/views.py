@@ -93,7 +93,7 @@ def delivery_row(row: Mapping[str, Any], base: str, shows_private: bool) -> Deli
     url = f"{base}/{repo}/issues/{number}" if repo and number else ""
     if private:
         issue, url = "a private repository", ""
-    error = in_words(str(row.get("error") or ""))
+    error = error_in_words(str(row.get("error") or ""))
     if private and error:
         error = "(details hidden: private repository)"
     received = float(row.get("received_at") or 0)
@@ -122,7 +122,7 @@ _STATUS_WORDS = {
 }
 
 
-def in_words(error: str) -> str:
+def error_in_words(error: str) -> str:
     """A delivery's error as a person can act on it; the handler and GitHub's words follow."""
     if not error:
         return ""

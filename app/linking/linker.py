@@ -50,6 +50,7 @@ class Linker:
         self.issues: dict[IssueRef, dict[str, Any] | None] = {}
         self.private: dict[str, bool] = {}
         self._opaque: dict[str, Request] | None = None
+        self._related: dict[str, list[Related]] = {}
 
     # -- what GitHub holds ------------------------------------------------------------
 
@@ -188,11 +189,19 @@ class Linker:
         members = {request.ref: request}
         for r in links:
             members.setdefault(r.request.ref, r.request)
-        if self.index is not None:
-            for r in links:
-                for further in self.index.related(r.request, self.scoring):
-                    members.setdefault(further.request.ref, further.request)
+        for r in links:
+            for further in self._related_of(r.request):
+                members.setdefault(further.request.ref, further.request)
         return list(members.values())
+
+    def _related_of(self, request: Request) -> list[Related]:
+        """A linked request's own links, looked up once per delivery: a comment's sentence and
+        the shared-need labels both ask for the same group."""
+        if self.index is None:
+            return []
+        if request.ref not in self._related:
+            self._related[request.ref] = self.index.related(request, self.scoring)
+        return self._related[request.ref]
 
     def communities(self, request: Request, links: Sequence[Related]) -> list[str]:
         return sorted({member.community for member in self.group(request, links)} - {""})
