@@ -109,6 +109,11 @@ class FakeGitHub:
         self.teams: dict[tuple[str, str], set[str]] = {}  # (org, slug) → logins, lower case
         self.forbid_people_lookups = False  # the App lacks Members: read → 403
         self.hook_deliveries: list[dict[str, Any]] = []
+        # Told of every change a request made, as GitHub turns each into a webhook delivery
+        # (tests/echoes.py sends those to the App): what happened, and to what.
+        self.write_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # Run after an answer is made and before it is sent: what happens on GitHub meanwhile.
+        self.before_reply: Callable[[web.Request], Awaitable[None]] | None = None
         self.redelivered: list[int] = []
         # Set by a test to the way GitHub would send a delivery again: guid → answer's status.
         self.resend: Callable[[str], Awaitable[int]] | None = None
@@ -224,6 +229,10 @@ class FakeGitHub:
             "_issue": (repo, number),
         }
         return cid
+
+    def _wrote(self, what: str, **details: Any) -> None:
+        for listener in self.write_listeners:
+            listener(what, details)
 
     def reactions_on(self, comment_id: int) -> list[str]:
         return [r["content"] for r in self.reactions if r["target"] == f"comment:{comment_id}"]
@@ -371,6 +380,8 @@ class FakeGitHub:
                     response = web.json_response(
                         {"message": exc.text or exc.reason}, status=exc.status
                     )
+                if self.before_reply is not None:
+                    await self.before_reply(request)
         if fault is not None and fault.kind == "slow":
             # The write is done; only the answer is late (the client may have given up on it).
             await asyncio.sleep(fault.delay)
@@ -544,9 +555,7 @@ class FakeGitHub:
         expires = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         return web.json_response({"token": token, "expires_at": expires}, status=201)
 
-    async def _convert_manifest(
-        self, request: web.Request, data: Any, code: str
-    ) -> web.Response:
+    async def _convert_manifest(self, request: web.Request, data: Any, code: str) -> web.Response:
         """The manifest flow's last step: a code (valid once, for an hour) for the new App."""
         if code not in self.manifest_codes:
             return web.json_response({"message": "Not Found"}, status=404)
@@ -644,6 +653,9 @@ class FakeGitHub:
             user="flywheel[bot]",
             labels=tuple(data.get("labels", [])),
         )
+        self._wrote("opened", issue=issue)
+        for name in issue.labels:
+            self._wrote("labeled", issue=issue, label=name)
         return web.json_response(self.issue_json(issue), status=201)
 
     async def _get_issue(
@@ -655,9 +667,19 @@ class FakeGitHub:
         self, request: web.Request, data: Any, repo: str, number: str
     ) -> web.Response:
         issue = self._issue(repo, number)
+        before = {key: getattr(issue, key) for key in ("title", "body", "state")}
         for key in ("title", "body", "state", "state_reason"):
             if key in data:
                 setattr(issue, key, data[key])
+        changes = {
+            key: {"from": before[key]}
+            for key in ("title", "body")
+            if getattr(issue, key) != before[key]
+        }
+        if changes:
+            self._wrote("edited", issue=issue, changes=changes)
+        if issue.state != before["state"]:
+            self._wrote("closed" if issue.state == "closed" else "reopened", issue=issue)
         return web.json_response(self.issue_json(issue))
 
     async def _issue_labels(
@@ -676,6 +698,7 @@ class FakeGitHub:
             canonical = labels[name.lower()]["name"]
             if canonical not in issue.labels:
                 issue.labels.append(canonical)
+                self._wrote("labeled", issue=issue, label=canonical)
         return web.json_response(self.issue_json(issue)["labels"])
 
     async def _remove_label(
@@ -686,6 +709,7 @@ class FakeGitHub:
         if not present:
             raise web.HTTPNotFound(text="Label does not exist")
         issue.labels.remove(present[0])
+        self._wrote("unlabeled", issue=issue, label=present[0])
         return web.json_response(self.issue_json(issue)["labels"])
 
     async def _list_comments(
@@ -711,6 +735,7 @@ class FakeGitHub:
             "_issue": (repo, int(number)),
         }
         self.comments[cid] = comment
+        self._wrote("comment created", issue=self._issue(repo, number), comment=comment)
         return web.json_response(
             {k: v for k, v in comment.items() if not k.startswith("_")}, status=201
         )
@@ -721,7 +746,14 @@ class FakeGitHub:
         comment = self.comments.get(int(cid))
         if comment is None:
             raise web.HTTPNotFound(text="Not Found")
-        comment["body"] = data["body"]
+        previous, comment["body"] = comment["body"], data["body"]
+        if previous != comment["body"]:
+            self._wrote(
+                "comment edited",
+                issue=self._issue(*comment["_issue"]),
+                comment=comment,
+                previous=previous,
+            )
         return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
 
     async def _react(
@@ -749,6 +781,7 @@ class FakeGitHub:
         for login in data.get("assignees", []):
             if login not in issue.assignees:
                 issue.assignees.append(login)
+                self._wrote("assigned", issue=issue, assignee=login)
         return web.json_response(self.issue_json(issue), status=201)
 
     async def _remove_assignees(

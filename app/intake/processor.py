@@ -23,8 +23,8 @@ from ..github.client import GitHubClient
 from ..github.errors import TransientGitHubError, classify
 from ..github.permissions import PermissionChecker
 from ..linking.index import RequestIndex
-from ..plan.actions import DryRunExecutor, PlanApplier, UpsertComment
-from ..plan.comments import Caches, CommentLists
+from ..plan.actions import DryRunExecutor, IssueRef, PlanApplier, UpsertComment
+from ..plan.comments import Caches, CommentLists, CommentWrites
 from ..plan.context import HandlerContext, ignored_sender
 from ..plan.executor import Executor
 from ..store.delivery import Delivery
@@ -56,6 +56,31 @@ def report_override_problem(ctx: HandlerContext, problem: ConfigError) -> None:
             data={"line": problem.line},
         )
     )
+
+
+def new_issue_without_comments(
+    delivery: Delivery, data: dict[str, Any], writes: CommentWrites
+) -> IssueRef | None:
+    """The issue of an ``opened`` delivery whose payload counts no comments, when nothing of
+    ours can have been written there since: then its comment list is known without a read.
+
+    Every comment of ours made since this process started is counted per issue (failed
+    writes too); a delivery received before the start, or tried before, is read as usual.
+    """
+    issue = data.get("issue")
+    if (
+        delivery.event != "issues"
+        or data.get("action") != "opened"
+        or delivery.attempts
+        or delivery.received_at < writes.since
+        or not isinstance(issue, dict)
+        or issue.get("comments") != 0
+        or delivery.repo is None
+        or delivery.issue_number is None
+    ):
+        return None
+    ref = IssueRef(delivery.repo, delivery.issue_number)
+    return None if writes.last(ref) else ref
 
 
 def event_from_delivery(delivery: Delivery) -> sansio.Event:
@@ -139,6 +164,9 @@ class Processor:
             link_key=self.link_key,
             app_login=await self.app_login(),
         )
+        fresh = new_issue_without_comments(delivery, event.data, self.caches.comment_writes)
+        if fresh is not None:
+            ctx.comments.known_empty(fresh)
         if refreshed.note:
             ctx.note(refreshed.note)
         if override_problem is not None:

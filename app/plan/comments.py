@@ -8,6 +8,7 @@ list again instead of writing a second comment.
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -40,6 +41,11 @@ class Caches:
         # registry repo → community → logins that speak for it; a minute, as people change
         self.representatives: cachetools.TTLCache[str, Mapping[str, frozenset[str]]] = (
             cachetools.TTLCache(maxsize=256, ttl=60)
+        )
+        # Labels this process added to an issue: a payload from before our write lacks
+        # them, yet a removal must not be skipped for that (a person's edit among our writes).
+        self.labels_added: cachetools.LRUCache[IssueRef, set[str]] = cachetools.LRUCache(
+            maxsize=65536
         )
         self.reported: set[str] = set()
         self.comment_writes = CommentWrites()
@@ -77,14 +83,16 @@ class CommentConflict(TransientGitHubError):
 
 
 class CommentWrites:
-    """Per-issue locks and write counts, shared by every delivery of the process.
+    """Per-issue locks and the moment of each issue's last write, shared by every delivery.
 
     Deliveries about one issue run one at a time, but linking and consortia
     write comments on *other* issues too: two deliveries could both list a
     third issue's comments, find no comment of ours, and both create one, or
     one could overwrite what the other just wrote. A comment is therefore
     written under its issue's lock, and a delivery whose list predates another
-    delivery's write there runs again (``CommentLists.current``).
+    delivery's write there runs again (``CommentLists.current``). Moments are a
+    process-wide counter, so a delivery can also take "now" before it reads an
+    issue some other way (in a list of issues) and count from then.
     """
 
     def __init__(self) -> None:
@@ -92,6 +100,8 @@ class CommentWrites:
             weakref.WeakValueDictionary()
         )
         self._writes: cachetools.LRUCache[IssueRef, int] = cachetools.LRUCache(maxsize=65536)
+        self._clock = 0
+        self.since = time.time()  # writes before this (another process's) were not counted
 
     def lock(self, issue: IssueRef) -> asyncio.Lock:
         lock = self._locks.get(issue)
@@ -100,11 +110,16 @@ class CommentWrites:
             self._locks[issue] = lock
         return lock
 
-    def count(self, issue: IssueRef) -> int:
+    def now(self) -> int:
+        return self._clock
+
+    def last(self, issue: IssueRef) -> int:
+        """The moment of our last write on the issue (0: none since the process started)."""
         return self._writes.get(issue, 0)
 
     def wrote(self, issue: IssueRef) -> None:
-        self._writes[issue] = self.count(issue) + 1
+        self._clock += 1
+        self._writes[issue] = self._clock
 
 
 class CommentLists:
@@ -116,23 +131,39 @@ class CommentLists:
     """
 
     def __init__(self, writes: CommentWrites | None = None) -> None:
-        self._lists: dict[IssueRef, asyncio.Task[list[dict[str, Any]]]] = {}
+        self._lists: dict[IssueRef, asyncio.Future[list[dict[str, Any]]]] = {}
         self._writes = writes or CommentWrites()
         self._listed_at: dict[IssueRef, int] = {}
 
-    async def get(self, gh: GitHubClient, issue: IssueRef) -> list[dict[str, Any]]:
+    def now(self) -> int:
+        return self._writes.now()
+
+    async def get(
+        self, gh: GitHubClient, issue: IssueRef, *, since: int | None = None
+    ) -> list[dict[str, Any]]:
+        """``since``: the moment this delivery read the issue itself, when that was before
+        this list (a write between the two is then a conflict too)."""
         task = self._lists.get(issue)
         if task is None:
-            self._listed_at[issue] = self._writes.count(issue)
+            self._listed_at[issue] = self._writes.last(issue) if since is None else since
             task = asyncio.ensure_future(self._list(gh, issue))
             self._lists[issue] = task
         return await task
+
+    def known_empty(self, issue: IssueRef) -> None:
+        """The delivery's payload already says the issue has no comments, and nothing of ours
+        was written there since (the caller checks both): no list to read."""
+        if issue not in self._lists:
+            self._listed_at[issue] = self._writes.last(issue)
+            done: asyncio.Future[list[dict[str, Any]]] = asyncio.get_running_loop().create_future()
+            done.set_result([])
+            self._lists[issue] = done
 
     def wrote(self, issue: IssueRef) -> None:
         """This delivery wrote there (and updated its list): the list stays current."""
         self._writes.wrote(issue)
         if issue in self._listed_at:
-            self._listed_at[issue] = self._writes.count(issue)
+            self._listed_at[issue] = self._writes.last(issue)
 
     def may_have_written(self, issue: IssueRef) -> None:
         """A write there failed without an answer: no list read before it is current."""
@@ -148,7 +179,7 @@ class CommentLists:
         again, and its handlers then read the comment as it is.
         """
         listed = await self.get(gh, issue)
-        if self._listed_at.get(issue) != self._writes.count(issue):
+        if self._writes.last(issue) > self._listed_at.get(issue, 0):
             raise CommentConflict(f"{issue} was written by another delivery meanwhile")
         return listed
 

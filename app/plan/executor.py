@@ -34,6 +34,7 @@ from .actions import (
     latest_only,
 )
 from .comments import Caches, CommentConflict, CommentLists
+from .schedule import run_in_order
 
 if TYPE_CHECKING:
     from ..store.facts import Facts
@@ -68,12 +69,7 @@ class Executor:
         which is safe because every action checks before it writes.
         """
         plan, superseded = latest_only(plan)
-        # Labels first: a comment elsewhere that names this issue (a backlink, a related
-        # request) must not be seen before the labels that make the issue findable.
-        labels = [a for a in plan if isinstance(a, EnsureLabels)]
-        rest = [a for a in plan if not isinstance(a, EnsureLabels)]
-        plan = labels + rest
-        outcomes = await self._apply_chained(labels) + await self._apply_chained(rest)
+        outcomes = await run_in_order(plan, self._apply_one)
         results = [
             ActionResult(a.describe(), "unchanged", "superseded later in the plan")
             for a in superseded
@@ -95,32 +91,6 @@ class Executor:
             raise transient
         return results
 
-    async def _apply_chained(self, actions: Sequence[Action]) -> list[Any]:
-        """Run actions concurrently, except those on one board item: those in plan order.
-
-        Two placements of one issue on one board (its workflow's and a shared
-        need's) would otherwise race to set its first Status.
-        """
-        chains: dict[Any, list[int]] = {}
-        for index, action in enumerate(actions):
-            key = (
-                (action.content_id, action.owner, action.number)
-                if isinstance(action, EnsureProjectItem)
-                else index
-            )
-            chains.setdefault(key, []).append(index)
-        outcomes: list[Any] = [None] * len(actions)
-
-        async def run(indexes: list[int]) -> None:
-            for index in indexes:
-                try:
-                    outcomes[index] = await self._apply_one(actions[index])
-                except Exception as exc:  # recorded like gather's return_exceptions
-                    outcomes[index] = exc
-
-        await asyncio.gather(*(run(indexes) for indexes in chains.values()))
-        return outcomes
-
     async def _apply_one(self, action: Action) -> ActionResult:
         handler: Callable[[Any], Awaitable[ActionResult]] = {
             EnsureLabels: self._labels,
@@ -139,10 +109,11 @@ class Executor:
 
     async def _labels(self, action: EnsureLabels) -> ActionResult:
         described = action.describe()
+        added_here = self.caches.labels_added.get(action.issue, set())
         if action.present is not None:
             present = {name.lower() for name in action.present}
             to_add = [lab for lab in action.add if lab.name.lower() not in present]
-            to_remove = [name for name in action.remove if name.lower() in present]
+            to_remove = [name for name in action.remove if name.lower() in present | added_here]
         else:
             to_add, to_remove = list(action.add), list(action.remove)
         if not to_add and not to_remove:
@@ -151,6 +122,9 @@ class Executor:
         if to_add:
             await self._ensure_repo_labels(action.issue.repo, to_add)
             await self.gh.post(issue_url, data={"labels": [lab.name for lab in to_add]})
+            self.caches.labels_added[action.issue] = added_here | {
+                lab.name.lower() for lab in to_add
+            }
         for name in to_remove:
             try:
                 await self.gh.delete(issue_url + "/{name}", {"name": name})
@@ -158,17 +132,27 @@ class Executor:
                 error = classify(exc)
                 if not (isinstance(error, PermanentGitHubError) and error.status == 404):
                     raise
+            self.caches.labels_added.get(action.issue, set()).discard(name.lower())
         return ActionResult(described, "applied")
 
     async def _ensure_repo_labels(self, repo: str, wanted: list[LabelSpec]) -> None:
+        """Create the labels the repository lacks (with their colour and description).
+
+        A repository whose labels were listed in the last minutes is not listed again for
+        a label it lacked then (a new community's): that one is created, and if someone
+        made it meanwhile GitHub's "already exists" is as good.
+        """
         known = self.caches.repo_labels.get(repo)
         if known is not None and all(label.name.lower() in known for label in wanted):
             return
-        task = self._repo_labels.get(repo)
-        if task is None:
-            task = asyncio.ensure_future(self._list_repo_labels(repo))
-            self._repo_labels[repo] = task
-        existing = await task
+        if known is not None:
+            existing: dict[str, Any] = {name: {} for name in known}
+        else:
+            task = self._repo_labels.get(repo)
+            if task is None:
+                task = asyncio.ensure_future(self._list_repo_labels(repo))
+                self._repo_labels[repo] = task
+            existing = await task
         for label in wanted:
             if label.name.lower() in existing:
                 continue

@@ -5,6 +5,7 @@ and the commands that change a workflow issue (/initiative, /offboard, /sync).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -224,6 +225,7 @@ async def related_workflow_issues(
     """
     if not (workflow.links_to and community and ctx.gh is not None):
         return []
+    since = ctx.comments.now()  # before the list: its copies of the issues date from here
     found: dict[int, tuple[dict[str, Any], Workflow]] = {}
     for other_id in workflow.links_to:
         linked = ctx.config.workflows.get(other_id)
@@ -242,21 +244,29 @@ async def related_workflow_issues(
             values = forms.read(linked, other.get("body"))
             if workflows.community_of(linked, values, workflows.label_names(other)) != community:
                 continue
-            other_ref = IssueRef(ref.repo, number)
-            found[number] = (await issue_to_render(ctx, other_ref), linked)
-    return [found[number] for number in sorted(found)]
+            found[number] = (dict(other), linked)
+    numbers = sorted(found)
+    await asyncio.gather(
+        *(ctx.comments.get(ctx.gh, IssueRef(ref.repo, n), since=since) for n in numbers)
+    )
+    return [found[number] for number in numbers]
 
 
 async def issue_to_render(ctx: HandlerContext, ref: IssueRef) -> dict[str, Any]:
     """Another issue, read to re-render its comment from this delivery (not its own lane).
 
-    Its comments are listed first: should its own lane write its comment after
-    this read (an edit of its facts), the write here is then a conflict and this
-    delivery runs again, instead of putting the facts it read back.
+    Its comment list counts from before this read: should its own lane write its comment
+    after it (an edit of its facts), the write here is then a conflict and this delivery
+    runs again, instead of putting the facts it read back. (An issue found in a list of
+    issues needs no read: its comment list counts from before the list.)
     """
     assert ctx.gh is not None
-    await ctx.comments.get(ctx.gh, ref)
-    return dict(await ctx.gh.getitem(f"/repos/{ref.repo}/issues/{ref.number}"))
+    since = ctx.comments.now()  # both reads at once, the list counting from before either
+    _, issue = await asyncio.gather(
+        ctx.comments.get(ctx.gh, ref, since=since),
+        ctx.gh.getitem(f"/repos/{ref.repo}/issues/{ref.number}"),
+    )
+    return dict(issue)
 
 
 def link_view(issue: Mapping[str, Any], workflow_title: str) -> dict[str, Any]:
