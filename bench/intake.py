@@ -4,7 +4,9 @@ Each server runs in its own process; the load comes from wrk (Debian's
 package) in a third one, 32 connections, signed `issues` deliveries with a
 fresh delivery id each. Flywheel runs with workers off, so the figures are
 intake alone: verify the signature, parse, journal durably (group commit,
-synchronous=FULL), answer 202.
+synchronous=FULL), answer 202. When ``node`` and ``npm`` are on the machine, a
+Probot 14 app with a no-op handler (bench/probot_peer.mjs, probot installed
+with npm into a temporary folder) runs in the same way beside them.
 
     python bench/intake.py [--seconds 5] [--connections 32]
 """
@@ -28,7 +30,22 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
-KINDS = ("bare", "verify", "flywheel")
+KINDS = ("bare", "verify", "probot", "flywheel")
+PROBOT = "probot@14"
+
+
+def install_probot(folder: Path) -> Path | None:
+    """A folder with probot installed and the peer app beside it, or None without node."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        return None
+    subprocess.run(
+        ["npm", "install", "--silent", "--no-audit", "--no-fund", PROBOT],
+        cwd=folder,
+        check=True,
+        capture_output=True,
+    )
+    shutil.copy(ROOT / "bench" / "probot_peer.mjs", folder / "probot_peer.mjs")
+    return folder
 
 
 def payload(size: int) -> bytes:
@@ -102,9 +119,13 @@ def wait_for(port: int, timeout: float = 15.0) -> None:
     raise RuntimeError(f"server on {port} did not start")
 
 
-def start(kind: str, port: int, db: Path) -> subprocess.Popen[bytes]:
+def start(kind: str, port: int, db: Path, probot: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    if kind in ("bare", "verify"):
+    cwd = ROOT
+    if kind == "probot":
+        assert probot is not None
+        cmd, cwd = ["node", "probot_peer.mjs", str(port), SECRET], probot
+    elif kind in ("bare", "verify"):
         cmd = [sys.executable, str(ROOT / "bench" / "bare_server.py"), str(port), kind]
     else:
         env.update(
@@ -130,7 +151,7 @@ def start(kind: str, port: int, db: Path) -> subprocess.Popen[bytes]:
             "WARNING",
         ]
     proc = subprocess.Popen(
-        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        cmd, env=env, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     wait_for(port)
     return proc
@@ -176,16 +197,18 @@ def main() -> None:
         raise SystemExit("bench/intake.py needs wrk: apt-get install -y wrk")
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        probot = install_probot(Path(tmp))
+        kinds = [k for k in KINDS if k != "probot" or probot is not None]
         for size in (5 * 1024, 100 * 1024):
             body = payload(size)
             body_file = Path(tmp) / f"body-{size}.json"
             body_file.write_bytes(body)
             signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
             results = {}
-            for kind in KINDS:
+            for kind in kinds:
                 db = Path(tmp) / f"{kind}-{size}.db"
                 port = free_port()
-                proc = start(kind, port, db)
+                proc = start(kind, port, db, probot)
                 try:
                     results[kind] = run_wrk(
                         port, body_file, signature, args.seconds, args.connections
@@ -211,16 +234,21 @@ def main() -> None:
     print("-" * len(header))
     for size, results in rows:
         bare = results["bare"]["rps"]
-        for kind in KINDS:
+        for kind in (k for k in KINDS if k in results):
             r = results[kind]
             journaled = str(r.get("journaled", "-"))
             print(
                 f"{size // 1024:>6}KB | {kind:>8} | {r['rps']:>8.0f} | {r['p50_ms']:>7.2f} | "
                 f"{r['p99_ms']:>7.2f} | {r['errors']:>6} | {journaled:>9} | {r['rps'] / bare:>5.0%}"
             )
+    for size, results in rows:
+        if "probot" in results:
+            ratio = results["flywheel"]["rps"] / results["probot"]["rps"]
+            print(f"{size // 1024:>6}KB   flywheel / probot: {ratio:.2f}")
     print(
         "\nbare: reads the body, answers 202. verify: also checks the HMAC and parses the JSON"
-        " (orjson), the floor for any design.\nflywheel: verify, route, journal durably"
+        " (orjson), the floor for any design.\nprobot: Probot 14 (Node), no-op handler, no"
+        " journal (bench/probot_peer.mjs).\nflywheel: verify, route, journal durably"
         " (group commit, synchronous=FULL), answer 202. journaled = rows in the journal after"
         " the run; every 202 was answered after its commit."
     )

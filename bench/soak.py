@@ -48,7 +48,9 @@ def main() -> int:
         ("deliveries failed for good", report.failed),
         ("mismatches with the fault-free run", len(report.mismatches)),
         ("issues whose related-requests list differs", len(report.link_drift)),
-        ("GitHub calls per delivery", f"{report.calls_per_delivery:.1f}"),
+        ("echo deliveries (GitHub's, about the App's writes)", report.echoes),
+        ("GitHub calls per delivery, fault-free run", f"{report.clean_calls_per_delivery:.1f}"),
+        ("GitHub calls per delivery, under faults", f"{report.calls_per_delivery:.1f}"),
         ("wall time (fault run, s)", f"{report.wall_seconds:.1f}"),
     ]
     width = max(len(name) for name, _ in rows)

@@ -105,6 +105,7 @@ class FakeGitHub:
         self.trees: dict[tuple[str, str], dict[str, str]] = {}  # (repo, sha) → path → text
         self.check_runs: list[dict[str, Any]] = []
         self.spent_after: int | None = None  # from this many calls on, remaining reads 0
+        self.rate_limit = 5000  # an installation's hourly allowance (the soak packs hours in)
         self.manifest_pem = ""  # (org, login), lower case
         self.teams: dict[tuple[str, str], set[str]] = {}  # (org, slug) → logins, lower case
         self.forbid_people_lookups = False  # the App lacks Members: read → 403
@@ -395,10 +396,11 @@ class FakeGitHub:
             if request.headers.get("If-None-Match") == etag:
                 response = web.Response(status=304)
             response.headers["ETag"] = etag
-        response.headers.setdefault("x-ratelimit-limit", "5000")
+        response.headers.setdefault("x-ratelimit-limit", str(self.rate_limit))
         if self.spent_after is not None and len(self.calls) >= self.spent_after:
             response.headers["x-ratelimit-remaining"] = "0"  # the allowance is spent
-        response.headers.setdefault("x-ratelimit-remaining", str(5000 - len(self.calls)))
+        remaining = max(0, self.rate_limit - len(self.calls))
+        response.headers.setdefault("x-ratelimit-remaining", str(remaining))
         response.headers.setdefault("x-ratelimit-reset", str(int(time.time()) + 3600))
         self.calls.append(
             Call(

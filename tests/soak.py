@@ -39,6 +39,7 @@ import aiohttp
 from aiohttp import web
 
 from tests import payloads
+from tests.echoes import Echoes
 from tests.fakegithub import FakeGitHub, Issue
 from tests.forms_render import load_form, render_submission
 from tests.linking_eval import EVAL_FILE
@@ -416,6 +417,7 @@ class AppProcess:
 class SoakReport:
     deliveries: int = 0  # distinct deliveries in the stream
     sent: int = 0  # HTTP posts, duplicates and redeliveries included
+    echoes: int = 0  # deliveries GitHub sent about the App's own writes
     duplicates: int = 0
     refused_while_down: int = 0
     redelivered: int = 0
@@ -429,9 +431,15 @@ class SoakReport:
     link_drift: list[str] = field(default_factory=list)  # issues whose related list differs
     log_text: str = ""
 
+    clean_calls: int = 0  # GitHub calls of the fault-free run
+
     @property
     def calls_per_delivery(self) -> float:
         return self.github_calls / self.deliveries if self.deliveries else 0.0
+
+    @property
+    def clean_calls_per_delivery(self) -> float:
+        return self.clean_calls / self.deliveries if self.deliveries else 0.0
 
 
 def app_env(fake_url: str, private_key: str, workdir: Path) -> dict[str, str]:
@@ -471,6 +479,7 @@ async def run_stream(
     settle_timeout = settle_timeout or 120.0 + 0.5 * len(plan.steps)
     workdir.mkdir(parents=True, exist_ok=True)
     fake = FakeGitHub()
+    fake.rate_limit = 1_000_000  # hours of an organisation's traffic in minutes
     build_world(fake)
     runner = web.AppRunner(fake.app, access_log=None)
     await runner.setup()
@@ -509,6 +518,16 @@ async def run_stream(
             report.redelivered += 1
             return await send(guid, redelivery=True)
 
+        async def echo(event: str, payload: dict[str, Any]) -> None:
+            """GitHub's delivery about one of the App's own writes (lost while it is down,
+            like any other, and asked for again by ``flywheel redeliver``)."""
+            report.echoes += 1
+            echo_id = f"echo-{report.echoes}"
+            bodies[echo_id] = (event, json.dumps(payload).encode())
+            await send(echo_id)
+
+        echoes = Echoes(fake, echo)
+
         fake.resend = resend
         await app.start()
         fake.random_fault_rate = fault_rate
@@ -535,7 +554,7 @@ async def run_stream(
         if down_until >= len(plan.steps):
             await app.start()
             await redeliver_cli(app.env)
-        await settle(app, session, fake, settle_timeout)
+        await settle(app, session, fake, settle_timeout, echoes)
         fake.random_fault_rate = 0.0
         await app.stop()
     await runner.cleanup()
@@ -566,15 +585,20 @@ async def redeliver_cli(env: dict[str, str], tries: int = 10) -> None:
 
 
 async def settle(
-    app: AppProcess, session: aiohttp.ClientSession, fake: FakeGitHub, timeout: float
+    app: AppProcess,
+    session: aiohttp.ClientSession,
+    fake: FakeGitHub,
+    timeout: float,
+    echoes: Echoes | None = None,
 ) -> None:
-    """Until the journal holds nothing unfinished and GitHub's resends are all answered."""
+    """Until the journal holds nothing unfinished and GitHub's resends and echoes are all
+    answered."""
     deadline = time.monotonic() + timeout
     quiet = 0
     while time.monotonic() < deadline:
         async with session.get(app.url + "/healthz") as r:
             health = await r.json()
-        busy = health["journal"]["depth"] or fake.resending
+        busy = health["journal"]["depth"] or fake.resending or (echoes and echoes.pending)
         quiet = 0 if busy else quiet + 1
         if quiet >= 3:
             return
@@ -628,7 +652,7 @@ async def soak(
 ) -> SoakReport:
     """The whole proof: a fault-free run, a run under faults and two kills, compared."""
     plan = make_stream(count, seed)
-    clean, _ = await run_stream(plan, private_key, workdir / "clean")
+    clean, clean_report = await run_stream(plan, private_key, workdir / "clean")
     kills = (count // 3, 2 * count // 3)
     faulty, report = await run_stream(
         plan, private_key, workdir / "faulty", fault_rate=fault_rate, kills=kills
@@ -636,6 +660,7 @@ async def soak(
     expected = _set_apart_linking(clean.snapshot(), clean)
     actual = _set_apart_linking(faulty.snapshot(), faulty)
     expected_links, actual_links = expected.pop("linking"), actual.pop("linking")
+    report.clean_calls = clean_report.github_calls
     report.mismatches = differences(expected, actual)
     report.mismatches += [f"call the fake does not know: {u}" for u in faulty.unhandled]
     # Where linking wrote, it wrote once: one "Related requests" comment an issue at most.

@@ -172,3 +172,47 @@ async def test_a_linked_issue_edited_between_list_and_write_is_not_overwritten(
     (on_comment,) = fake.comments_on(REPO, first.number)
     assert "https://hypatia.new-hubs.org" in on_comment["body"]
     assert f"- Offboarding: #{offboarding.number} (open)" in on_comment["body"]
+
+
+async def test_a_shared_need_is_labelled_and_placed_once_not_on_every_delivery(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    from tests.test_linking import (
+        GPU_CURIE,
+        GPU_GOODALL,
+        GPU_HYPATIA,
+        GPU_TRAINING,
+        SUPPORT,
+        request,
+    )
+    from tests.test_linking import (
+        STATUS as ROADMAP_STATUS,
+    )
+
+    fake.add_repo(SUPPORT)
+    fake.add_board(ORG, 2, "Roadmap", {"Status": ROADMAP_STATUS})
+    first = request(fake, REPO, "hypatia", GPU_HYPATIA)
+    for issue in (first, request(fake, SUPPORT, "curie", GPU_CURIE),
+                  request(fake, SUPPORT, "goodall", GPU_GOODALL)):  # fmt: skip
+        await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    assert "shared-need" in fake.issue(REPO, first.number).labels
+
+    # A fourth community joins: only the newcomer is labelled and placed.
+    fourth = request(fake, SUPPORT, "lovelace", GPU_TRAINING)
+    fake.reset_calls()
+    await flywheel.deliver("issues", payloads.issues_event(fake, fourth, "opened"))
+    labelled = [c.path for c in fake.calls if c.path.endswith("/labels") and c.method == "POST"]
+    placed = [c for c in fake.calls if c.operation == "FlywheelAddItem"]
+    assert labelled == [f"/repos/{SUPPORT}/issues/{fourth.number}/labels"]
+    assert len(placed) == 1
+    assert fake.board_values(ORG, 2, fourth.node_id) == {"Status": "Shared need"}
+
+    # A person takes the label off the first request: its removal is heard, and the next
+    # delivery of the group puts it back (the group still shares the need).
+    fake.issue(REPO, first.number).labels.remove("shared-need")
+    removed = payloads.issues_event(fake, first, "unlabeled", sender="maria", label="shared-need")
+    await flywheel.deliver("issues", removed)
+    fourth.body += "\n\nJAX too, if possible."
+    changes = {"body": {"from": GPU_TRAINING[1]}}
+    await flywheel.deliver("issues", payloads.issues_event(fake, fourth, "edited", changes=changes))
+    assert "shared-need" in fake.issue(REPO, first.number).labels

@@ -164,6 +164,10 @@ class Processor:
             link_key=self.link_key,
             app_login=await self.app_login(),
         )
+        if event.event == "issues" and event.data.get("action") == "unlabeled" and delivery.repo:
+            label = str((event.data.get("label") or {}).get("name", ""))
+            if delivery.issue_number is not None:
+                self.caches.label_removed(IssueRef(delivery.repo, delivery.issue_number), label)
         fresh = new_issue_without_comments(delivery, event.data, self.caches.comment_writes)
         if fresh is not None:
             ctx.comments.known_empty(fresh)

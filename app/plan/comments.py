@@ -42,10 +42,16 @@ class Caches:
         self.representatives: cachetools.TTLCache[str, Mapping[str, frozenset[str]]] = (
             cachetools.TTLCache(maxsize=256, ttl=60)
         )
-        # Labels this process added to an issue: a payload from before our write lacks
-        # them, yet a removal must not be skipped for that (a person's edit among our writes).
+        # Labels this process added to an issue and nobody removed since (an ``unlabeled``
+        # delivery forgets one): a payload or index entry from before our write lacks them,
+        # yet they need no second write, and a removal must not be skipped for that.
         self.labels_added: cachetools.LRUCache[IssueRef, set[str]] = cachetools.LRUCache(
             maxsize=65536
+        )
+        # (board id, issue node id) → the fields this process saw filled on its item: a
+        # request put on a board "filling empty fields only" once needs no second call.
+        self.board_items: cachetools.TTLCache[tuple[str, str], frozenset[str]] = (
+            cachetools.TTLCache(maxsize=65536, ttl=ttl)
         )
         self.reported: set[str] = set()
         self.comment_writes = CommentWrites()
@@ -63,6 +69,9 @@ class Caches:
                 )
             self._boards[key] = board
         return board
+
+    def label_removed(self, issue: IssueRef, name: str) -> None:
+        self.labels_added.get(issue, set()).discard(name.lower())
 
     def report_once(self, problem: str) -> bool:
         """True the first time a problem is seen in this process, so it is logged once."""

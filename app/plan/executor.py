@@ -111,11 +111,12 @@ class Executor:
         described = action.describe()
         added_here = self.caches.labels_added.get(action.issue, set())
         if action.present is not None:
-            present = {name.lower() for name in action.present}
+            present = {name.lower() for name in action.present} | added_here
             to_add = [lab for lab in action.add if lab.name.lower() not in present]
-            to_remove = [name for name in action.remove if name.lower() in present | added_here]
+            to_remove = [name for name in action.remove if name.lower() in present]
         else:
-            to_add, to_remove = list(action.add), list(action.remove)
+            to_add = [lab for lab in action.add if lab.name.lower() not in added_here]
+            to_remove = list(action.remove)
         if not to_add and not to_remove:
             return ActionResult(described, "unchanged")
         issue_url = f"/repos/{action.issue.repo}/issues/{action.issue.number}/labels"
@@ -341,6 +342,9 @@ class Executor:
         for warning in warnings:
             if self.caches.report_once(warning):
                 log.warning("%s (fix the board or the workflow config)", warning)
+        known = self.caches.board_items.get((board.id, action.content_id))
+        if action.initial and known is not None and set(wanted) <= known:
+            return ActionResult(described, "unchanged", "on the board with these fields filled")
         added = await self.gh.graphql_data(
             projects.ADD_ITEM, projectId=board.id, contentId=action.content_id
         )
@@ -352,10 +356,11 @@ class Executor:
             wanted = {fid: v for fid, v in wanted.items() if fid not in present}
         updates = [(fid, v) for fid, v in wanted.items() if v is not None and present.get(fid) != v]
         clears = [fid for fid, v in wanted.items() if v is None and fid in present]
+        after = {**present, **dict(updates)}
+        for fid in clears:
+            after.pop(fid, None)
+        self.caches.board_items[(board.id, action.content_id)] = frozenset(after)
         if self._facts is not None:
-            after = {**present, **dict(updates)}
-            for fid in clears:
-                after.pop(fid, None)
             status = projects.option_name(board.field(STATUS_FIELD), after)
             self._facts.board_status(action.issue.repo, action.issue.number, board.title, status)
         if not updates and not clears:

@@ -1,8 +1,9 @@
 """In what order a plan's actions run: as much at once as GitHub's state allows.
 
-Every action of a plan is independent of the others, save two orders: placements
+Every action of a plan is independent of the others, save three orders: placements
 of one issue on one board go in plan order (two would race to set its first
-Status), and a comment on another issue that names a labelled one waits for the
+Status), label changes of one issue too (the second then finds what the first
+added), and a comment on another issue that names a labelled one waits for the
 labels. Everything else is one round trip.
 """
 
@@ -41,11 +42,11 @@ async def run_in_order(
     waiting = mentions_of_labelled(actions)
     chains: dict[Any, list[int]] = {}
     for index, action in enumerate(actions):
-        key = (
-            (action.content_id, action.owner, action.number)
-            if isinstance(action, EnsureProjectItem)
-            else index
-        )
+        key: Any = index
+        if isinstance(action, EnsureProjectItem):
+            key = (action.content_id, action.owner, action.number)
+        elif isinstance(action, EnsureLabels):
+            key = ("labels", action.issue)  # the second finds what the first added
         chains.setdefault(key, []).append(index)
     outcomes: list[Any] = [None] * len(actions)
     labels_left = sum(1 for a in actions if isinstance(a, EnsureLabels))
