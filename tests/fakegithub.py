@@ -113,6 +113,10 @@ class FakeGitHub:
         # Told of every change a request made, as GitHub turns each into a webhook delivery
         # (tests/echoes.py sends those to the App): what happened, and to what.
         self.write_listeners: list[Callable[[str, dict[str, Any]], None]] = []
+        # Every change to an issue, by REST or GraphQL: ("labeled", "owner/repo#1"), …
+        self.changes: list[tuple[str, str]] = []
+        self.mutation_faults: list[Fault] = []
+        self.mutations: Counter[str] = Counter()  # GraphQL writes run, batched or alone
         # Run after an answer is made and before it is sent: what happens on GitHub meanwhile.
         self.before_reply: Callable[[web.Request], Awaitable[None]] | None = None
         self.redelivered: list[int] = []
@@ -224,6 +228,7 @@ class FakeGitHub:
         cid = next(self._ids)
         self.comments[cid] = {
             "id": cid,
+            "node_id": f"IC_kw{cid}",
             "body": body,
             "user": {"login": user, "type": "Bot" if user.endswith("[bot]") else "User"},
             "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
@@ -232,6 +237,8 @@ class FakeGitHub:
         return cid
 
     def _wrote(self, what: str, **details: Any) -> None:
+        issue = details["issue"]
+        self.changes.append((what, f"{issue.repo}#{issue.number}"))
         for listener in self.write_listeners:
             listener(what, details)
 
@@ -265,11 +272,21 @@ class FakeGitHub:
                 return out
         return None
 
+    def comments_created(self) -> int:
+        return sum(1 for what, _ in self.changes if what == "comment created")
+
     def reset_calls(self) -> None:
         self.calls.clear()
+        self.changes.clear()
+        self.mutations.clear()
 
     def fail_next(self, count: int = 1, *, status: int = 502, match: str = "") -> None:
         self.faults.append(Fault("status", status=status, match=match, remaining=count))
+
+    def fail_mutation(self, count: int = 1, *, kind: str = "NOT_FOUND", match: str = "") -> None:
+        """The next writes in a batched mutation whose "mutation node-id" contains ``match``
+        fail on their own, as GitHub reports one alias's failure beside the others' data."""
+        self.mutation_faults.append(Fault(kind, match=match, remaining=count))
 
     def rate_limit_next(
         self, count: int = 1, *, retry_after: int = 1, status: int = 403, match: str = ""
@@ -331,8 +348,10 @@ class FakeGitHub:
 
     @staticmethod
     def _label(name: str, color: str, description: str) -> dict[str, Any]:
+        label_id = int(hashlib.sha1(name.lower().encode()).hexdigest()[:8], 16)
         return {
-            "id": abs(hash(name)) % 10**9,
+            "id": label_id,
+            "node_id": f"LA_kw{label_id}",
             "name": name,
             "color": color,
             "description": description,
@@ -731,6 +750,7 @@ class FakeGitHub:
         cid = next(self._ids)
         comment = {
             "id": cid,
+            "node_id": f"IC_kw{cid}",
             "body": data["body"],
             "user": {"login": "flywheel[bot]", "type": "Bot"},
             "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
@@ -935,6 +955,10 @@ class FakeGitHub:
         variables = data.get("variables") or {}
         match = re.search(r"(query|mutation)\s+(\w+)", query)
         operation = match.group(2) if match else ""
+        if operation == "FlywheelWrites":
+            return web.json_response(self._gql_writes(query, variables))
+        if operation == "FlywheelAddItem":
+            self.mutations["addProjectV2ItemById"] += 1
         handler = {
             "FlywheelProjectFields": self._gql_fields,
             "FlywheelAddItem": self._gql_add_item,
@@ -1020,3 +1044,98 @@ class FakeGitHub:
             ]
         board.fields.append(node)
         return {"createProjectV2Field": {"projectV2Field": {"id": fid, "name": spec["name"]}}}
+
+    # -- batched writes: one mutation document, each alias a write of its own ---------------
+
+    def _gql_writes(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """Every alias runs; those that fail are null in ``data`` with an error naming them."""
+        handlers = {
+            "addLabelsToLabelable": self._gql_add_labels,
+            "removeLabelsFromLabelable": self._gql_remove_labels,
+            "addComment": self._gql_add_comment,
+            "updateIssueComment": self._gql_update_comment,
+            "addProjectV2ItemById": lambda v: self._gql_add_item(v)["addProjectV2ItemById"],
+        }
+        data: dict[str, Any] = {}
+        errors: list[dict[str, Any]] = []
+        for alias, mutation, var in re.findall(r"(\w+): (\w+)\(input: \$(\w+)\)", query):
+            handler = handlers.get(mutation)
+            if handler is None:
+                self.unhandled.append(f"graphql mutation {mutation}")
+                data[alias] = None
+                errors.append({"path": [alias], "message": f"unknown mutation {mutation}"})
+                continue
+            target = f"{mutation} " + " ".join(
+                str(v) for k, v in variables[var].items() if k.endswith(("Id", "id"))
+            )
+            faults = (f for f in self.mutation_faults if f.remaining and f.match in target)
+            fault = next(faults, None)
+            if fault is not None:
+                fault.remaining -= 1
+                self.faults_injected[f"mutation {fault.kind}"] += 1
+                data[alias] = None
+                errors.append({"type": fault.kind, "path": [alias], "message": "injected"})
+                continue
+            self.mutations[mutation] += 1
+            try:
+                data[alias] = handler(variables[var])
+            except LookupError as exc:
+                data[alias] = None
+                errors.append({"type": "NOT_FOUND", "path": [alias], "message": str(exc)})
+        return {"data": data, **({"errors": errors} if errors else {})}
+
+    def _issue_by_node(self, node_id: str) -> Issue:
+        for issue in self.issues.values():
+            if issue.node_id == node_id:
+                return issue
+        raise LookupError(f"Could not resolve to a node with the global id of '{node_id}'")
+
+    def _label_names(self, issue: Issue, label_ids: list[str]) -> list[str]:
+        by_id = {lab["node_id"]: lab["name"] for lab in self.repos[issue.repo]["labels"].values()}
+        missing = [i for i in label_ids if i not in by_id]
+        if missing:
+            raise LookupError(f"Could not resolve to a node with the global id of '{missing[0]}'")
+        return [by_id[i] for i in label_ids]
+
+    def _gql_add_labels(self, v: dict[str, Any]) -> dict[str, Any]:
+        issue = self._issue_by_node(v["labelableId"])
+        for name in self._label_names(issue, v["labelIds"]):
+            if name not in issue.labels:
+                issue.labels.append(name)
+                self._wrote("labeled", issue=issue, label=name)
+        return {"clientMutationId": None}
+
+    def _gql_remove_labels(self, v: dict[str, Any]) -> dict[str, Any]:
+        issue = self._issue_by_node(v["labelableId"])
+        for name in self._label_names(issue, v["labelIds"]):
+            if name in issue.labels:
+                issue.labels.remove(name)
+                self._wrote("unlabeled", issue=issue, label=name)
+        return {"clientMutationId": None}
+
+    def _gql_add_comment(self, v: dict[str, Any]) -> dict[str, Any]:
+        issue = self._issue_by_node(v["subjectId"])
+        cid = next(self._ids)
+        comment = {
+            "id": cid,
+            "node_id": f"IC_kw{cid}",
+            "body": v["body"],
+            "user": {"login": "flywheel[bot]", "type": "Bot"},
+            "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}#issuecomment-{cid}",
+            "_issue": (issue.repo, issue.number),
+        }
+        self.comments[cid] = comment
+        self._wrote("comment created", issue=issue, comment=comment)
+        node = {"id": comment["node_id"], "fullDatabaseId": str(cid), "body": v["body"],
+                "url": comment["html_url"]}  # fmt: skip
+        return {"commentEdge": {"node": node}}
+
+    def _gql_update_comment(self, v: dict[str, Any]) -> dict[str, Any]:
+        comment = next((c for c in self.comments.values() if c["node_id"] == v["id"]), None)
+        if comment is None:
+            raise LookupError(f"Could not resolve to a node with the global id of '{v['id']}'")
+        previous, comment["body"] = comment["body"], v["body"]
+        if previous != comment["body"]:
+            issue = self.issues[comment["_issue"]]
+            self._wrote("comment edited", issue=issue, comment=comment, previous=previous)
+        return {"issueComment": {"id": comment["node_id"]}}

@@ -44,7 +44,9 @@ async def test_outsiders_change_nothing(flywheel: Flywheel, fake: Any, associati
     assert after["issues"] == before["issues"]
     assert (after["labels"], after["boards"]) == (before["labels"], before["boards"])
     written = {c.path for c in fake.calls if c.method in ("POST", "PATCH", "DELETE")}
-    assert all(p.endswith(("/comments", "/reactions", "/access_tokens")) for p in written)
+    replies_only = ("/comments", "/reactions", "/access_tokens", "/graphql")
+    assert all(p.endswith(replies_only) for p in written)
+    assert {what for what, _ in fake.changes} <= {"comment created", "comment edited"}
     refusals = replies(fake, issue)
     assert len(refusals) == len(CHANGING)
     assert (
@@ -169,7 +171,7 @@ async def test_permission_matrix_no_outsider_or_bot_changes_anything(
     fake.issue(REPO, issue.number).assignees.append("ada")
     grant(fake, "mallory[bot]", "admin")  # the bot's access must not matter either
     before = fake.snapshot()
-    calls_before = len(fake.calls)
+    calls_before, changes_before = len(fake.calls), len(fake.changes)
     for name in CHANGING_ALL:
         target = consortium if name in ("join", "roles", "leave") else issue
         cid, row = await say(
@@ -194,7 +196,9 @@ async def test_permission_matrix_no_outsider_or_bot_changes_anything(
     # Outsiders hear why, once per comment, and nothing else is written.
     assert all("<!-- flywheel:reply." in body for body in new_comments)
     assert len(new_comments) == len(CHANGING_ALL)
-    assert all(c.path.endswith(("/comments", "/reactions")) for c in writes)
+    assert all(c.path.endswith(("/comments", "/reactions", "/graphql")) for c in writes)
+    changed = {what for what, _ in fake.changes[changes_before:]}
+    assert changed <= {"comment created", "comment edited"}
 
 
 # Who the commenter is → (author_association on the comment, org member?, repository role).

@@ -201,10 +201,10 @@ async def test_a_shared_need_is_labelled_and_placed_once_not_on_every_delivery(
     fourth = request(fake, SUPPORT, "lovelace", GPU_TRAINING)
     fake.reset_calls()
     await flywheel.deliver("issues", payloads.issues_event(fake, fourth, "opened"))
-    labelled = [c.path for c in fake.calls if c.path.endswith("/labels") and c.method == "POST"]
-    placed = [c for c in fake.calls if c.operation == "FlywheelAddItem"]
-    assert labelled == [f"/repos/{SUPPORT}/issues/{fourth.number}/labels"]
-    assert len(placed) == 1
+    labelled = [issue for what, issue in fake.changes if what == "labeled"]
+    assert labelled == [f"{SUPPORT}#{fourth.number}"]
+    assert fake.mutations["addLabelsToLabelable"] <= 1
+    assert fake.mutations["addProjectV2ItemById"] == 1
     assert fake.board_values(ORG, 2, fourth.node_id) == {"Status": "Shared need"}
 
     # A person takes the label off the first request: its removal is heard, and the next
@@ -216,3 +216,26 @@ async def test_a_shared_need_is_labelled_and_placed_once_not_on_every_delivery(
     changes = {"body": {"from": GPU_TRAINING[1]}}
     await flywheel.deliver("issues", payloads.issues_event(fake, fourth, "edited", changes=changes))
     assert "shared-need" in fake.issue(REPO, first.number).labels
+
+
+async def test_an_onboardings_writes_go_in_one_request(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
+    """Labels, the checklist comment and the board item: three writes, one GraphQL request
+    (then the item's fields, which need the item's id)."""
+    await flywheel.deliver("issues", payloads.issues_event(fake, onboarding(fake), "opened"))
+    second = onboarding(fake, {**ANSWERS, "Community name": "Hypatia College (2nd hub)"})
+    fake.reset_calls()
+    await flywheel.deliver("issues", payloads.issues_event(fake, second, "opened"))
+    batches = [c for c in fake.calls if c.operation == "FlywheelWrites"]
+    assert len(batches) == 1, fake.calls
+    assert fake.mutations == {
+        "addLabelsToLabelable": 1,
+        "addComment": 1,
+        "addProjectV2ItemById": 1,
+    }
+    assert [c.operation for c in fake.calls if c.kind == "graphql"][-1] == "FlywheelSetFields"
+    assert sum(1 for c in fake.calls if c.rate_limited) <= 4
+    (comment,) = fake.comments_on(REPO, second.number)
+    assert "## Onboarding checklist" in comment["body"]
+    assert set(fake.issue(REPO, second.number).labels) >= {"new hub", "community: hypatia"}

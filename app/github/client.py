@@ -49,6 +49,10 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "PATCH"})
 _IDEMPOTENT_POST = re.compile(r"/(labels|assignees|reactions)$|/app/hook/deliveries/\d+/attempts$")
 
 
+# GraphQL mutations that do something again when sent again (the others we use set a state).
+ONCE_ONLY_MUTATIONS = (b"addComment(",)
+
+
 def repeatable(method: str, url: str) -> bool:
     """Whether sending this request twice does no more than sending it once.
 
@@ -132,7 +136,9 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
                 time.perf_counter() - call_started
             )
             self._note_rate_limit(resp_headers, status, data)
-            wait = self._inline_retry_wait(method, url, kind, status, resp_headers, data, attempt)
+            wait = self._inline_retry_wait(
+                method, url, kind, status, resp_headers, data, attempt, body
+            )
             if wait is None:
                 return status, resp_headers, data
             log.info(
@@ -154,12 +160,14 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         headers: Mapping[str, str],
         body: bytes,
         attempt: int,
+        sent: bytes = b"",
     ) -> float | None:
         """A short wait before trying again, or None to hand the answer on.
 
         A rate-limited request was not performed, so any method may repeat it.
         A 5xx on a write may have been applied: only repeatable requests (and
-        GraphQL, whose mutations we only use in idempotent forms) repeat.
+        GraphQL documents whose mutations are all idempotent) repeat; a new
+        comment is left to the delivery's retry, which looks before it writes.
         """
         if attempt >= INLINE_ATTEMPTS:
             return None
@@ -167,7 +175,8 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             wait = retry_after_seconds(status, headers, time.time())
             wait = _backoff(attempt) if wait is None else wait
             return wait if wait <= MAX_INLINE_WAIT_SECONDS else None
-        if status >= 500 and (repeatable(method, url) or kind == "graphql"):
+        graphql_repeatable = kind == "graphql" and not any(m in sent for m in ONCE_ONLY_MUTATIONS)
+        if status >= 500 and (repeatable(method, url) or graphql_repeatable):
             return _backoff(attempt)
         return None
 
@@ -187,6 +196,21 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
             wait = retry_after_seconds(status, headers, time.time())
             if wait is not None and wait > MAX_INLINE_WAIT_SECONDS:
                 self._rate.held_until = max(self._rate.held_until, time.time() + wait)
+
+    async def graphql_parts(
+        self, query: str, **variables: Any
+    ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """Data and errors side by side, for a document whose parts succeed or fail alone
+        (the aliases of a batch of writes); raises only when the request itself failed."""
+        payload: dict[str, Any] = {"query": query, "variables": variables}
+        try:
+            answer = await self.post(self.graphql_url, data=payload)
+        except Exception as exc:
+            raise classify(exc) from exc
+        if not isinstance(answer, dict):
+            raise PermanentGitHubError("GraphQL answer was not an object")
+        errors = [e for e in answer.get("errors") or [] if isinstance(e, dict)]
+        return answer.get("data") or {}, errors
 
     async def graphql_data(self, query: str, **variables: Any) -> dict[str, Any]:
         """Run a GraphQL document; partial data is returned, errors only raise without data.

@@ -38,11 +38,7 @@ query FlywheelProjectFields($owner: String!, $number: Int!) {
 
 # addProjectV2ItemById returns the existing item when the content is already on
 # the board, so one call both ensures the item and reads its current values.
-ADD_ITEM = """
-mutation FlywheelAddItem($projectId: ID!, $contentId: ID!) {
-  addProjectV2ItemById(input: {projectId: $projectId, contentId: $contentId}) {
-    item {
-      id
+ITEM_FIELDS = """id
       fieldValues(first: 50) {
         nodes {
           __typename
@@ -52,7 +48,16 @@ mutation FlywheelAddItem($projectId: ID!, $contentId: ID!) {
           ... on ProjectV2ItemFieldDateValue { date field { ...FieldId } }
           ... on ProjectV2ItemFieldIterationValue { iterationId field { ...FieldId } }
         }
-      }
+      }"""
+
+ADD_ITEM = (
+    """
+mutation FlywheelAddItem($projectId: ID!, $contentId: ID!) {
+  addProjectV2ItemById(input: {projectId: $projectId, contentId: $contentId}) {
+    item {
+      """
+    + ITEM_FIELDS
+    + """
     }
   }
 }
@@ -61,6 +66,7 @@ fragment FieldId on ProjectV2FieldConfiguration {
   ... on ProjectV2FieldCommon { id }
 }
 """
+)
 
 CREATE_FIELD = """
 mutation FlywheelCreateField($input: CreateProjectV2FieldInput!) {

@@ -131,6 +131,18 @@ class Processor:
             # what an `issues` event noted (a title edited, a close), only fill a gap.
             self.facts.workflow_issue(fact, replace=event.event == "issues")
 
+    def _note_payload(self, delivery: Delivery, data: dict[str, Any]) -> None:
+        """What the payload tells the caches: the issue's GitHub id (for batched writes), and
+        a label someone took off (so that our record of having added it is forgotten)."""
+        issue = data.get("issue")
+        if delivery.repo is None or delivery.issue_number is None or not isinstance(issue, dict):
+            return
+        ref = IssueRef(delivery.repo, delivery.issue_number)
+        if isinstance(issue.get("node_id"), str):
+            self.caches.node_ids[ref] = issue["node_id"]
+        if delivery.event == "issues" and data.get("action") == "unlabeled":
+            self.caches.label_removed(ref, str((data.get("label") or {}).get("name", "")))
+
     async def app_login(self) -> str:
         if self._app_login is None:
             self._app_login = await self.github.bot_login() if self.github is not None else ""
@@ -164,10 +176,7 @@ class Processor:
             link_key=self.link_key,
             app_login=await self.app_login(),
         )
-        if event.event == "issues" and event.data.get("action") == "unlabeled" and delivery.repo:
-            label = str((event.data.get("label") or {}).get("name", ""))
-            if delivery.issue_number is not None:
-                self.caches.label_removed(IssueRef(delivery.repo, delivery.issue_number), label)
+        self._note_payload(delivery, event.data)
         fresh = new_issue_without_comments(delivery, event.data, self.caches.comment_writes)
         if fresh is not None:
             ctx.comments.known_empty(fresh)

@@ -246,6 +246,8 @@ class Linker:
             shared=shared,
             footer=trusted(self.ctx.config.settings.help_footer),
         )
+        if request is not None:
+            self.note_node_id(request)
         self.ctx.add(UpsertComment(ref, LINKS_KEY, body, data=data.as_data()))
         data.exists = True
         return Shown(ref, links)
@@ -307,6 +309,11 @@ class Linker:
             (hidden if member.private and not here_private else visible).add(member.community)
         return {"named": sorted(visible - {""}), "private_only": len(hidden - visible - {""})}
 
+    def note_node_id(self, request: Request) -> None:
+        """GitHub's id of a request's issue, as the index knows it: what batched writes take."""
+        if self.ctx.caches is not None and request.node_id:
+            self.ctx.caches.node_ids[ref_of(request)] = request.node_id
+
     # -- a shared need ----------------------------------------------------------------
 
     def plan_shared_need(self, request: Request, links: Sequence[Related]) -> None:
@@ -318,6 +325,7 @@ class Linker:
         self.ctx.note(f"shared need of {len(communities)} communities: {', '.join(communities)}")
         for member in [request, *(r.request for r in links)]:
             ref = ref_of(member)
+            self.note_node_id(member)
             self.ctx.add(EnsureLabels(ref, add=(spec.label,), present=member.labels))
             # A workflow issue (an initiative) has its own place and Status on its board: the
             # group does not move it to "Shared need" (nor race its workflow for the Status).

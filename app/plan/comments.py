@@ -35,7 +35,8 @@ class Caches:
         self._boards: cachetools.TTLCache[tuple[str, int], projects.Board] = cachetools.TTLCache(
             maxsize=256, ttl=ttl
         )
-        self.repo_labels: cachetools.TTLCache[str, set[str]] = cachetools.TTLCache(
+        # repo → its labels' GitHub ids by lower-case name ("" when not known)
+        self.repo_labels: cachetools.TTLCache[str, dict[str, str]] = cachetools.TTLCache(
             maxsize=1024, ttl=ttl
         )
         # registry repo → community → logins that speak for it; a minute, as people change
@@ -53,6 +54,8 @@ class Caches:
         self.board_items: cachetools.TTLCache[tuple[str, str], frozenset[str]] = (
             cachetools.TTLCache(maxsize=65536, ttl=ttl)
         )
+        # Issues' GitHub node ids, as payloads and lists name them: what GraphQL writes take.
+        self.node_ids: cachetools.LRUCache[IssueRef, str] = cachetools.LRUCache(maxsize=65536)
         self.reported: set[str] = set()
         self.comment_writes = CommentWrites()
 

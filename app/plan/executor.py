@@ -8,13 +8,12 @@ a redelivery, a retry after a crash — changes nothing the second time.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config.labels import LabelSpec
 from ..github import projects
+from ..github.batch import MutationBatch
 from ..github.client import GitHubClient
 from ..github.errors import PermanentGitHubError, TransientGitHubError, classify
 from ..workflows import checklists, forms, markers
@@ -34,6 +33,7 @@ from .actions import (
     latest_only,
 )
 from .comments import Caches, CommentConflict, CommentLists
+from .labels import LabelWriter
 from .schedule import run_in_order
 
 if TYPE_CHECKING:
@@ -59,7 +59,8 @@ class Executor:
         self.caches = caches
         self._comments = comments or CommentLists(caches.comment_writes)
         self._facts = facts  # what the dashboard shows: noted as plans are applied
-        self._repo_labels: dict[str, asyncio.Task[dict[str, dict[str, Any]]]] = {}
+        self._batch = MutationBatch(gh)  # the writes started together go as one request
+        self._label_writer = LabelWriter(gh, caches, self._batch)
 
     async def apply(self, plan: Sequence[Action]) -> list[ActionResult]:
         """Run independent actions concurrently; a transient failure is raised after all ran.
@@ -108,76 +109,7 @@ class Executor:
     # -- labels --------------------------------------------------------------------
 
     async def _labels(self, action: EnsureLabels) -> ActionResult:
-        described = action.describe()
-        added_here = self.caches.labels_added.get(action.issue, set())
-        if action.present is not None:
-            present = {name.lower() for name in action.present} | added_here
-            to_add = [lab for lab in action.add if lab.name.lower() not in present]
-            to_remove = [name for name in action.remove if name.lower() in present]
-        else:
-            to_add = [lab for lab in action.add if lab.name.lower() not in added_here]
-            to_remove = list(action.remove)
-        if not to_add and not to_remove:
-            return ActionResult(described, "unchanged")
-        issue_url = f"/repos/{action.issue.repo}/issues/{action.issue.number}/labels"
-        if to_add:
-            await self._ensure_repo_labels(action.issue.repo, to_add)
-            await self.gh.post(issue_url, data={"labels": [lab.name for lab in to_add]})
-            self.caches.labels_added[action.issue] = added_here | {
-                lab.name.lower() for lab in to_add
-            }
-        for name in to_remove:
-            try:
-                await self.gh.delete(issue_url + "/{name}", {"name": name})
-            except Exception as exc:  # already gone is what we wanted
-                error = classify(exc)
-                if not (isinstance(error, PermanentGitHubError) and error.status == 404):
-                    raise
-            self.caches.labels_added.get(action.issue, set()).discard(name.lower())
-        return ActionResult(described, "applied")
-
-    async def _ensure_repo_labels(self, repo: str, wanted: list[LabelSpec]) -> None:
-        """Create the labels the repository lacks (with their colour and description).
-
-        A repository whose labels were listed in the last minutes is not listed again for
-        a label it lacked then (a new community's): that one is created, and if someone
-        made it meanwhile GitHub's "already exists" is as good.
-        """
-        known = self.caches.repo_labels.get(repo)
-        if known is not None and all(label.name.lower() in known for label in wanted):
-            return
-        if known is not None:
-            existing: dict[str, Any] = {name: {} for name in known}
-        else:
-            task = self._repo_labels.get(repo)
-            if task is None:
-                task = asyncio.ensure_future(self._list_repo_labels(repo))
-                self._repo_labels[repo] = task
-            existing = await task
-        for label in wanted:
-            if label.name.lower() in existing:
-                continue
-            try:
-                await self.gh.post(
-                    f"/repos/{repo}/labels",
-                    data={
-                        "name": label.name,
-                        "color": label.color.lstrip("#"),
-                        "description": label.description[:100],
-                    },
-                )
-            except Exception as exc:  # created meanwhile by someone else: fine
-                error = classify(exc)
-                if not (isinstance(error, PermanentGitHubError) and error.status == 422):
-                    raise
-            existing[label.name.lower()] = {"name": label.name}
-        self.caches.repo_labels[repo] = set(existing)
-
-    async def _list_repo_labels(self, repo: str) -> dict[str, dict[str, Any]]:
-        labels: dict[str, dict[str, Any]] = {}
-        async for label in self.gh.getiter(f"/repos/{repo}/labels?per_page=100"):
-            labels[label["name"].lower()] = label
-        return labels
+        return await self._label_writer.apply(action)
 
     # -- comments ------------------------------------------------------------------
 
@@ -212,16 +144,36 @@ class Executor:
                 text = checklists.carry_ticks(comment.get("body"), text)
             if action.once or comment.get("body") == text:
                 return ActionResult(described, "unchanged")
-            await self.gh.patch(
-                f"/repos/{action.issue.repo}/issues/comments/{comment['id']}", data={"body": text}
-            )
+            if comment.get("node_id"):
+                await self._batch.run(
+                    "updateIssueComment", {"id": comment["node_id"], "body": text}
+                )
+            else:
+                await self.gh.patch(
+                    f"/repos/{action.issue.repo}/issues/comments/{comment['id']}",
+                    data={"body": text},
+                )
             comment["body"] = text
             return ActionResult(described, "applied", f"edited comment {comment['id']}")
-        created = await self.gh.post(
-            f"/repos/{action.issue.repo}/issues/{action.issue.number}/comments", data={"body": text}
-        )
+        created = await self._create_comment(action.issue, text)
         (await self.comments(action.issue)).append(created)
         return ActionResult(described, "applied", f"created comment {created.get('id')}")
+
+    async def _create_comment(self, issue: IssueRef, text: str) -> dict[str, Any]:
+        """The new comment as a list of the issue's comments would show it."""
+        node_id = self.caches.node_ids.get(issue)
+        if not node_id:
+            url = f"/repos/{issue.repo}/issues/{issue.number}/comments"
+            return dict(await self.gh.post(url, data={"body": text}))
+        answer = await self._batch.run("addComment", {"subjectId": node_id, "body": text})
+        node = ((answer.get("commentEdge") or {}).get("node")) or {}
+        return {
+            "id": int(node.get("fullDatabaseId") or 0),
+            "node_id": node.get("id", ""),
+            "body": node.get("body", text),
+            "html_url": node.get("url", ""),
+            "user": {"type": "Bot"},  # ours: what finding our markers in it asks
+        }
 
     # -- reactions, state, assignees -------------------------------------------------
 
@@ -308,7 +260,7 @@ class Executor:
             if action.key in markers.find(issue.get("body")):
                 return ActionResult(action.describe(), "unchanged", f"#{issue['number']}")
         if action.labels:
-            await self._ensure_repo_labels(action.repo, list(action.labels))
+            await self._label_writer.ensure_repo_labels(action.repo, list(action.labels))
         body = action.body.rstrip() + "\n\n" + markers.render(action.key) + "\n"
         created = await self.gh.post(
             f"/repos/{action.repo}/issues",
@@ -345,10 +297,10 @@ class Executor:
         known = self.caches.board_items.get((board.id, action.content_id))
         if action.initial and known is not None and set(wanted) <= known:
             return ActionResult(described, "unchanged", "on the board with these fields filled")
-        added = await self.gh.graphql_data(
-            projects.ADD_ITEM, projectId=board.id, contentId=action.content_id
+        added = await self._batch.run(
+            "addProjectV2ItemById", {"projectId": board.id, "contentId": action.content_id}
         )
-        item = (added.get("addProjectV2ItemById") or {}).get("item") or {}
+        item = added.get("item") or {}
         if not item.get("id"):
             raise PermanentGitHubError(f"board {board.title!r} did not accept {action.issue}")
         present = projects.current_values(item)
@@ -359,11 +311,12 @@ class Executor:
         after = {**present, **dict(updates)}
         for fid in clears:
             after.pop(fid, None)
-        self.caches.board_items[(board.id, action.content_id)] = frozenset(after)
         if self._facts is not None:
             status = projects.option_name(board.field(STATUS_FIELD), after)
             self._facts.board_status(action.issue.repo, action.issue.number, board.title, status)
+        placed = (board.id, action.content_id)  # noted once the fields are set, not before
         if not updates and not clears:
+            self.caches.board_items[placed] = frozenset(after)
             return ActionResult(described, "unchanged", warnings=warnings)
         variables: dict[str, Any] = {}
         for i, (fid, value) in enumerate(updates):
@@ -378,4 +331,5 @@ class Executor:
         await self.gh.graphql_data(
             projects.set_fields_document(len(updates), len(clears)), **variables
         )
+        self.caches.board_items[placed] = frozenset(after)
         return ActionResult(described, "applied", warnings=warnings)

@@ -245,6 +245,7 @@ async def related_workflow_issues(
             if workflows.community_of(linked, values, workflows.label_names(other)) != community:
                 continue
             found[number] = (dict(other), linked)
+            note_node_id(ctx, IssueRef(ref.repo, number), other)
     numbers = sorted(found)
     await asyncio.gather(
         *(ctx.comments.get(ctx.gh, IssueRef(ref.repo, n), since=since) for n in numbers)
@@ -266,7 +267,14 @@ async def issue_to_render(ctx: HandlerContext, ref: IssueRef) -> dict[str, Any]:
         ctx.comments.get(ctx.gh, ref, since=since),
         ctx.gh.getitem(f"/repos/{ref.repo}/issues/{ref.number}"),
     )
+    note_node_id(ctx, ref, issue)
     return dict(issue)
+
+
+def note_node_id(ctx: HandlerContext, ref: IssueRef, issue: Mapping[str, Any]) -> None:
+    """GitHub's id of an issue read along the way: what batched writes to it take."""
+    if ctx.caches is not None and isinstance(issue.get("node_id"), str):
+        ctx.caches.node_ids[ref] = issue["node_id"]
 
 
 def link_view(issue: Mapping[str, Any], workflow_title: str) -> dict[str, Any]:
