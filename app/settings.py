@@ -171,6 +171,12 @@ class Settings:
         log_format = env.get("FLYWHEEL_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"FLYWHEEL_LOG_FORMAT must be text or json, not {log_format!r}")
+        if (env.get("FLYWHEEL_DB") or "").startswith(("postgresql://", "postgres://")):
+            # Not a path: taken as one it would make a SQLite file named after the URL.
+            raise SettingsError(
+                "FLYWHEEL_DB names a PostgreSQL server: this version keeps its state in SQLite"
+                " only; set FLYWHEEL_DB to a file path (PostgreSQL support is being built)"
+            )
         workers_text = env.get("FLYWHEEL_WORKERS", "8")
         if not workers_text.isdigit():
             raise SettingsError(f"FLYWHEEL_WORKERS must be a whole number, not {workers_text!r}")

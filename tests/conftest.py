@@ -178,3 +178,23 @@ async def github(fake_url: str, private_key: str) -> AsyncIterator[GitHubApp]:
             graphql_url=fake_url + "/graphql",
             metrics=standard_metrics(),
         )
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Any:
+    """A throwaway PostgreSQL for the session (tests/postgres.py), or a skip with the reason."""
+    from tests import postgres
+
+    if postgres.binaries() is None:
+        if postgres.REQUIRED:
+            pytest.fail("PostgreSQL is required here (FLYWHEEL_POSTGRES_TEST=required)")
+        pytest.skip("no PostgreSQL here (apt-get install postgresql to run these tests)")
+    with postgres.cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def postgres_dsn(postgres_cluster: str) -> str:
+    from tests import postgres
+
+    return postgres.fresh_database(postgres_cluster)

@@ -16,6 +16,12 @@ from .journal_sql import LISTED, row_summary
 
 
 class JournalQueries:
+    """The queries, written once for both engines: ``?`` placeholders, and the one expression
+    that differs (reading ``repository.private`` out of a stored payload) as an attribute."""
+
+    LISTED = LISTED
+    PRIVATE = "json_extract(CAST(payload AS TEXT), '$.repository.private')"
+
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
 
@@ -41,7 +47,7 @@ class JournalQueries:
             where.append("repo=?")
             params.append(repo)
         rows = await self.query(
-            f"SELECT {LISTED} FROM deliveries"
+            f"SELECT {self.LISTED} FROM deliveries"
             + (" WHERE " + " AND ".join(where) if where else "")
             + " ORDER BY seq DESC LIMIT ?",
             [*params, limit],
@@ -51,7 +57,7 @@ class JournalQueries:
     async def retrying(self, limit: int = 50) -> list[dict[str, Any]]:
         """Deliveries waiting for another attempt after a failed one, soonest first."""
         rows = await self.query(
-            f"SELECT {LISTED} FROM deliveries WHERE state='pending' AND attempts > 0"
+            f"SELECT {self.LISTED} FROM deliveries WHERE state='pending' AND attempts > 0"
             " ORDER BY next_attempt_at LIMIT ?",
             (limit,),
         )
@@ -60,7 +66,7 @@ class JournalQueries:
     async def repos(self) -> dict[str, bool]:
         """Repository → whether it is private, as its latest delivery says."""
         rows = await self.query(
-            "SELECT repo, json_extract(CAST(payload AS TEXT), '$.repository.private') AS private"
+            f"SELECT repo, {self.PRIVATE} AS private"
             " FROM deliveries WHERE seq IN"
             " (SELECT MAX(seq) FROM deliveries WHERE repo IS NOT NULL GROUP BY repo)"
         )

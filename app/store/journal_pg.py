@@ -1,0 +1,216 @@
+"""The journal on PostgreSQL: what several replicas share, with the same answers as SQLite's.
+
+psycopg 3 with its async pool: the maintained driver that speaks PostgreSQL's own
+protocol (libpq, bundled by psycopg-binary), with server-side parameters and
+``LISTEN/NOTIFY`` in the same library, where asyncpg would need a second driver
+for anything sync (the CLI). Every write is its own transaction, committed
+before it returns (``synchronous_commit`` stays on): PostgreSQL groups
+concurrent commits into one WAL flush itself, as the SQLite journal's writer
+thread does by hand.
+
+Several replicas claim deliveries with ``FOR UPDATE SKIP LOCKED``: a delivery is
+claimable only when no earlier delivery of its lane (its issue) is unfinished,
+so one issue's deliveries still apply in order across replicas, and a claim is
+a lease: a replica that dies loses its claims when the lease runs out.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
+from .delivery import PENDING, RUNNING, Delivery
+from .journal_queries import JournalQueries
+from .migrations import JOURNAL, migrate
+
+PRIVATE_PG = "((convert_from(payload, 'UTF8')::jsonb #> '{repository,private}') = 'true'::jsonb)"
+LISTED_PG = (
+    "id, event, action, repo, issue_number, state, attempts, received_at, duration, error,"
+    f" next_attempt_at, {PRIVATE_PG} AS private"
+)
+COLUMNS = (
+    "seq, id, event, action, installation_id, repo, issue_number, lane, payload, "
+    "received_at, attempts"
+)
+
+
+def is_postgres(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+def _pg(sql: str) -> str:
+    """Our queries use ``?`` (SQLite's style); psycopg takes ``%s`` and a literal ``%%``."""
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+class PgJournal(JournalQueries):
+    LISTED = LISTED_PG
+    PRIVATE = PRIVATE_PG
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+        self.dsn = dsn
+        self._pool = AsyncConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+        )
+        self.commits = 0
+
+    async def open(self) -> None:
+        await self._pool.open(wait=True, timeout=30)
+        async with self._pool.connection() as conn:
+            await migrate(conn, JOURNAL)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(_pg(sql), tuple(params))
+            return await cursor.fetchall()
+
+    async def _execute(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(sql, tuple(params))
+            rows = await cursor.fetchall() if cursor.description else []
+        self.commits += 1
+        return rows
+
+    async def writable(self) -> bool:
+        try:
+            await self._execute("SELECT 1")
+        except Exception:
+            return False
+        return True
+
+    # -- intake --------------------------------------------------------------------
+
+    async def record(self, delivery: Delivery) -> Delivery | None:
+        """Store a delivery durably; None when its id was journaled before."""
+        rows = await self._execute(
+            "INSERT INTO deliveries (id, event, action, installation_id, repo, issue_number,"
+            " lane, payload, received_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO NOTHING RETURNING seq",
+            (
+                delivery.id,
+                delivery.event,
+                delivery.action,
+                delivery.installation_id,
+                delivery.repo,
+                delivery.issue_number,
+                delivery.lane,
+                delivery.payload,
+                delivery.received_at,
+            ),
+        )
+        if not rows:
+            return None
+        return replace(delivery, seq=int(rows[0]["seq"]))
+
+    # -- worker side ---------------------------------------------------------------
+
+    async def recover(self) -> list[Delivery]:
+        """Deliveries left unfinished (a single replica's restart: all of them are its own)."""
+        await self._execute("UPDATE deliveries SET state=%s WHERE state=%s", (PENDING, RUNNING))
+        rows = await self.query(
+            f"SELECT {COLUMNS} FROM deliveries WHERE state=? ORDER BY seq", (PENDING,)
+        )
+        return [_delivery(r) for r in rows]
+
+    async def start(self, delivery_id: str) -> None:
+        await self._execute(
+            "UPDATE deliveries SET state=%s, attempts=attempts+1, started_at=%s WHERE id=%s",
+            (RUNNING, time.time(), delivery_id),
+        )
+
+    async def finish(
+        self,
+        delivery_id: str,
+        *,
+        state: str,
+        duration: float,
+        outcome: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        await self._execute(
+            "UPDATE deliveries SET state=%s, finished_at=%s, duration=%s, outcome=%s, error=%s,"
+            " claimed_by=NULL, lease_until=NULL WHERE id=%s",
+            (
+                state,
+                time.time(),
+                duration,
+                json.dumps(outcome) if outcome is not None else None,
+                error,
+                delivery_id,
+            ),
+        )
+
+    async def postpone(self, delivery_id: str, *, at: float, error: str) -> None:
+        await self._execute(
+            "UPDATE deliveries SET state=%s, next_attempt_at=%s, error=%s, claimed_by=NULL,"
+            " lease_until=NULL WHERE id=%s",
+            (PENDING, at, error, delivery_id),
+        )
+
+    # -- several replicas ----------------------------------------------------------
+
+    async def claim(self, replica: str, *, lease: float, limit: int = 8) -> list[Delivery]:
+        """Take up to ``limit`` deliveries due now, each the oldest unfinished of its lane.
+
+        Rows another replica is claiming at this moment are skipped, not waited for.
+        """
+        now = time.time()
+        rows = await self._execute(
+            "UPDATE deliveries SET state=%s, claimed_by=%s, lease_until=%s,"
+            " attempts=attempts+1, started_at=%s"
+            " WHERE seq IN ("
+            "  SELECT d.seq FROM deliveries d"
+            "  WHERE d.state=%s AND d.next_attempt_at <= %s AND NOT EXISTS ("
+            "   SELECT 1 FROM deliveries e WHERE e.lane=d.lane AND e.seq < d.seq"
+            "   AND e.state IN (%s, %s))"
+            "  ORDER BY d.seq LIMIT %s FOR UPDATE SKIP LOCKED)"
+            f" RETURNING {COLUMNS}",
+            (RUNNING, replica, now + lease, now, PENDING, now, PENDING, RUNNING, limit),
+        )
+        return sorted((_delivery(r) for r in rows), key=lambda d: d.seq)
+
+    async def extend(self, replica: str, *, lease: float) -> int:
+        """Renew this replica's claims (it is alive); how many it holds."""
+        rows = await self._execute(
+            "UPDATE deliveries SET lease_until=%s WHERE claimed_by=%s AND state=%s RETURNING seq",
+            (time.time() + lease, replica, RUNNING),
+        )
+        return len(rows)
+
+    async def release_expired(self) -> int:
+        """Claims whose lease ran out (their replica died) become claimable again."""
+        rows = await self._execute(
+            "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
+            " WHERE state=%s AND lease_until < %s RETURNING seq",
+            (PENDING, RUNNING, time.time()),
+        )
+        return len(rows)
+
+
+def _delivery(row: dict[str, Any]) -> Delivery:
+    return Delivery(
+        seq=int(row["seq"]),
+        id=row["id"],
+        event=row["event"],
+        action=row["action"],
+        installation_id=row["installation_id"],
+        repo=row["repo"],
+        issue_number=row["issue_number"],
+        lane=row["lane"],
+        payload=bytes(row["payload"]),
+        received_at=row["received_at"],
+        attempts=row["attempts"],
+    )
