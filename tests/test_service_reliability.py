@@ -325,3 +325,48 @@ async def test_a_spent_rate_limit_holds_every_call_until_it_resets(
     (held,) = health["github"].values()
     assert held["remaining"] == 0 and held["held_for_seconds"] > 3000
     assert health["journal"]["depth"] == 2, "both deliveries wait; nothing is lost"
+
+
+together_router = Router()
+_heard = asyncio.Event()
+
+
+@together_router.register("issues", action="opened")
+async def a_waits_for_b(event: sansio.Event, ctx: HandlerContext) -> None:
+    """Runs first by name, and can only finish once the second has started: run one by one,
+    the delivery would hang."""
+    await asyncio.wait_for(_heard.wait(), 5)
+    ctx.add(UpsertComment(ref_of(event), "first", "From the first handler."))
+    ctx.note("first")
+
+
+@together_router.register("issues", action="opened")
+async def b_speaks(event: sansio.Event, ctx: HandlerContext) -> None:
+    _heard.set()
+    ctx.add(EnsureLabels(ref_of(event), add=(LabelSpec("seen"),), present=()))
+    ctx.note("second")
+
+
+@together_router.register("issues", action="opened")
+async def c_fails(event: sansio.Event, ctx: HandlerContext) -> None:
+    raise ValueError("a bug in one handler")
+
+
+def ref_of(event: sansio.Event) -> IssueRef:
+    return IssueRef(event.data["repository"]["full_name"], event.data["issue"]["number"])
+
+
+async def test_handlers_run_together_and_their_plans_join_in_order(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any
+) -> None:
+    _heard.clear()
+    flywheel = await make_flywheel(fake_url, config, router=together_router)
+    issue = fake.add_issue(REPO, "Two handlers", "body")
+    row = await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened"))
+    assert row["state"] == "failed" and "c_fails: ValueError: a bug in one handler" in row["error"]
+    outcome = row["outcome"]
+    assert outcome["notes"][-2:] == ["first", "second"]
+    assert [a["action"].split()[0] for a in outcome["actions"]] == ["comment", "labels"]
+    assert fake.issue(REPO, issue.number).labels == ["seen"]
+    (comment,) = fake.comments_on(REPO, issue.number)
+    assert comment["body"].startswith("From the first handler.")

@@ -1,15 +1,18 @@
 """Runs one delivery: every matching handler adds to one plan, then the plan is applied.
 
-Handlers are run one by one from ``router.fetch`` rather than through
+Handlers are run together from ``router.fetch`` rather than through
 ``router.dispatch``, so that one handler's exception is recorded without
-stopping the others (dispatch stops at the first raise).
+stopping the others (dispatch stops at the first raise), and one handler's
+wait for GitHub does not hold up another's work.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from gidgethub import routing, sansio
@@ -81,6 +84,44 @@ def new_issue_without_comments(
         return None
     ref = IssueRef(delivery.repo, delivery.issue_number)
     return None if writes.last(ref) else ref
+
+
+async def run_handlers(
+    callbacks: list[Any], event: sansio.Event, ctx: HandlerContext, delivery_id: str
+) -> list[str]:
+    """Every handler at once, each planning into its own list; the plans are then joined in
+    the handlers' order, so the plan is the same as one by one. (A workflow's reads of GitHub
+    and linking's embedding of the text overlap instead of waiting for each other.)
+
+    A handler's failure is reported without stopping the others; a transient one (GitHub
+    unavailable) is raised once all have finished, and the delivery is retried.
+    """
+    own = [replace(ctx, plan=[], notes=[]) for _ in callbacks]
+    outcomes = await asyncio.gather(
+        *(callback(event, mine) for callback, mine in zip(callbacks, own, strict=True)),
+        return_exceptions=True,
+    )
+    errors: list[str] = []
+    transient: BaseException | None = None
+    for callback, mine, outcome in zip(callbacks, own, outcomes, strict=True):
+        ctx.plan.extend(mine.plan)
+        ctx.notes.extend(mine.notes)
+        if mine.decided is not None:
+            ctx.decided = mine.decided
+        if not isinstance(outcome, BaseException):
+            continue
+        if not isinstance(outcome, Exception):
+            raise outcome  # cancelled: the delivery stops here
+        error = classify(outcome)
+        if isinstance(error, TransientGitHubError):
+            transient = transient or error
+            continue
+        name = f"{callback.__module__.rsplit('.', 1)[-1]}.{callback.__name__}"
+        errors.append(f"{name}: {type(outcome).__name__}: {outcome}")
+        log.error("handler %s failed", name, exc_info=outcome, extra={"delivery": delivery_id})
+    if transient is not None:
+        raise transient
+    return errors
 
 
 def event_from_delivery(delivery: Delivery) -> sansio.Event:
@@ -184,22 +225,8 @@ class Processor:
             ctx.note(refreshed.note)
         if override_problem is not None:
             report_override_problem(ctx, override_problem)
-        handler_errors: list[str] = []
-        transient: BaseException | None = None
         callbacks = sorted(self.router.fetch(event), key=lambda cb: cb.__qualname__)
-        for callback in callbacks:
-            name = f"{callback.__module__.rsplit('.', 1)[-1]}.{callback.__name__}"
-            try:
-                await callback(event, ctx)
-            except Exception as exc:
-                error = classify(exc)
-                if isinstance(error, TransientGitHubError):
-                    transient = error
-                    break
-                handler_errors.append(f"{name}: {type(exc).__name__}: {exc}")
-                log.error("handler %s failed", name, exc_info=exc, extra={"delivery": delivery.id})
-        if transient is not None:
-            raise transient
+        handler_errors = await run_handlers(callbacks, event, ctx, delivery.id)
         executor: PlanApplier = (
             Executor(gh, self.caches, ctx.comments, self.facts)
             if gh is not None
