@@ -7,6 +7,7 @@ reply are ``run.py``; each module here implements a few commands.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -14,7 +15,9 @@ from typing import Any
 from ..config import commands
 from ..github.errors import PermanentGitHubError
 from ..github.permissions import SetupError
+from ..plan.actions import IssueRef
 from ..plan.context import HandlerContext
+from ..workflows.rules import match_workflow
 from . import basic, consortium, grammar, links, overtaken, workflow
 from .grammar import Command
 from .run import MAX_COMMANDS, CommandError, CommandRun
@@ -49,7 +52,11 @@ async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
     parsed = grammar.parse((data.get("comment") or {}).get("body"))[:MAX_COMMANDS]
     passive = READ_ONLY | set(ctx.config.settings.commands.ignore)
     if ctx.gh is not None and any(c.name not in passive for c in parsed):
-        data = {**data, "issue": await current_issue(ctx, data)}
+        reads: list[Awaitable[Any]] = [current_issue(ctx, data)]
+        if reads_comments(ctx, data, parsed):  # both reads at once
+            ref = IssueRef(data["repository"]["full_name"], data["issue"]["number"])
+            reads.append(ctx.comments.get(ctx.gh, ref))
+        data = {**data, "issue": (await asyncio.gather(*reads))[0]}
     run = CommandRun(ctx, data)
     comment_id = run.comment.get("id")
     if any(overtaken.decides(c, run.commenter.login) for c in parsed):
@@ -62,6 +69,15 @@ async def run_comment(ctx: HandlerContext, data: dict[str, Any]) -> None:
 
 
 READ_ONLY = {"help", "why"}  # they change nothing: the payload's copy of the issue will do
+# Commands that read the issue's own comments (members, links, the workflow's checklist).
+READS_COMMENTS = {"join", "roles", "leave", "link", "unlink", "sync"}
+
+
+def reads_comments(ctx: HandlerContext, data: dict[str, Any], parsed: list[Command]) -> bool:
+    """Whether the commands will list the issue's comments: those above, and any change on a
+    workflow issue (its checklist comment is written again)."""
+    names = {ctx.config.settings.commands.resolve(c.name) for c in parsed}
+    return bool(names & READS_COMMENTS) or match_workflow(ctx.config, data["issue"]) is not None
 
 
 async def current_issue(ctx: HandlerContext, data: dict[str, Any]) -> dict[str, Any]:
