@@ -239,3 +239,26 @@ async def test_an_onboardings_writes_go_in_one_request(
     (comment,) = fake.comments_on(REPO, second.number)
     assert "## Onboarding checklist" in comment["body"]
     assert set(fake.issue(REPO, second.number).labels) >= {"new hub", "community: hypatia"}
+
+
+async def test_a_batch_refused_as_a_whole_is_retried_not_failed(
+    flywheel: Flywheel, fake: Any, board: Any
+) -> None:
+    """GitHub answers a whole GraphQL request with an error that names no alias (its limit
+    spent): every write in it is retried later, none is failed for good."""
+    issue = onboarding(fake)
+    refused = {"count": 1}
+    original = fake._gql_writes
+
+    def once_refused(query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if refused["count"]:
+            refused["count"] -= 1
+            return {"data": None, "errors": [{"type": "RATE_LIMITED", "message": "spent"}]}
+        return original(query, variables)
+
+    fake._gql_writes = once_refused
+    flywheel.state.dispatcher._retry_base = 0.01
+    row = await delivered(flywheel, "issues", payloads.issues_event(fake, issue, "opened"))
+    assert row["state"] == "done" and row["attempts"] == 2, row
+    assert len(fake.comments_on(REPO, issue.number)) == 1
+    assert "community: hypatia" in fake.issue(REPO, issue.number).labels

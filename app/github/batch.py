@@ -98,13 +98,15 @@ class MutationBatch:
             if not isinstance(exc, Exception):
                 raise
             return
-        failed = {str((e.get("path") or [""])[0]): e for e in errors}
+        failed = {str(e["path"][0]): e for e in errors if e.get("path")}
+        # An error naming no alias (the request's own limit spent, say) is every write's.
+        general = next((e for e in errors if not e.get("path")), None)
         for i, p in enumerate(batch):
             alias = f"m{i}"
             if p.answer.done():
                 continue
             if alias in failed or not isinstance(data.get(alias), dict):
-                error = failed.get(alias) or {"message": f"{p.kind} answered nothing"}
+                error = failed.get(alias) or general or {"message": f"{p.kind} answered nothing"}
                 p.answer.set_exception(error_of(error))
             else:
                 p.answer.set_result(data[alias])
