@@ -33,6 +33,11 @@ def default_config_dir() -> Path:
     return here if here.is_dir() else shipped("workflow-config")
 
 
+def is_postgres(location: str) -> bool:
+    """Whether FLYWHEEL_DB names a PostgreSQL server rather than a SQLite file."""
+    return location.startswith(("postgresql://", "postgres://"))
+
+
 class SettingsError(Exception):
     """The environment cannot start the app; the message says what to set."""
 
@@ -171,7 +176,7 @@ class Settings:
         log_format = env.get("FLYWHEEL_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"FLYWHEEL_LOG_FORMAT must be text or json, not {log_format!r}")
-        if (env.get("FLYWHEEL_DB") or "").startswith(("postgresql://", "postgres://")):
+        if is_postgres(env.get("FLYWHEEL_DB") or ""):
             # Not a path: taken as one it would make a SQLite file named after the URL.
             raise SettingsError(
                 "FLYWHEEL_DB names a PostgreSQL server: this version keeps its state in SQLite"

@@ -220,11 +220,8 @@ def onboarding_closed(fake: FakeGitHub) -> tuple[list[Event], Callable[[], Event
 def offboarding_opened(fake: FakeGitHub) -> tuple[list[Event], Callable[[], Event]]:
     """The community's onboarding was handled long before its offboarding was opened."""
     onboarding = issue_from_form(fake, "onboarding.yml", ONBOARDING, "Hypatia College")
-    second_run = id(fake) in SECOND_RUN
 
-    def offboard() -> Event:
-        if second_run:
-            SECOND_RUN.add(id(fake))
+    def offboard() -> Event:  # made when the event is asked for, after the onboarding ran
         issue = issue_from_form(fake, "offboarding.yml", OFFBOARDING, "Hypatia College")
         return opened(fake, issue)
 

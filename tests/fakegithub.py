@@ -225,6 +225,9 @@ class FakeGitHub:
 
     def add_comment(self, repo: str, number: int, body: str, *, user: str = "maria") -> int:
         """A person's comment, as it exists on GitHub before the webhook about it arrives."""
+        return int(self._new_comment(repo, number, body, user)["id"])
+
+    def _new_comment(self, repo: str, number: int, body: str, user: str) -> dict[str, Any]:
         cid = next(self._ids)
         self.comments[cid] = {
             "id": cid,
@@ -234,7 +237,13 @@ class FakeGitHub:
             "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
             "_issue": (repo, number),
         }
-        return cid
+        return self.comments[cid]
+
+    def _set_comment_body(self, comment: dict[str, Any], body: str) -> None:
+        previous, comment["body"] = comment["body"], body
+        if previous != body:
+            issue = self._issue(*comment["_issue"])
+            self._wrote("comment edited", issue=issue, comment=comment, previous=previous)
 
     def _wrote(self, what: str, **details: Any) -> None:
         issue = details["issue"]
@@ -746,18 +755,9 @@ class FakeGitHub:
     async def _create_comment(
         self, request: web.Request, data: Any, repo: str, number: str
     ) -> web.Response:
-        self._issue(repo, number)
-        cid = next(self._ids)
-        comment = {
-            "id": cid,
-            "node_id": f"IC_kw{cid}",
-            "body": data["body"],
-            "user": {"login": "flywheel[bot]", "type": "Bot"},
-            "html_url": f"https://github.com/{repo}/issues/{number}#issuecomment-{cid}",
-            "_issue": (repo, int(number)),
-        }
-        self.comments[cid] = comment
-        self._wrote("comment created", issue=self._issue(repo, number), comment=comment)
+        issue = self._issue(repo, number)
+        comment = self._new_comment(repo, int(number), data["body"], "flywheel[bot]")
+        self._wrote("comment created", issue=issue, comment=comment)
         return web.json_response(
             {k: v for k, v in comment.items() if not k.startswith("_")}, status=201
         )
@@ -768,14 +768,7 @@ class FakeGitHub:
         comment = self.comments.get(int(cid))
         if comment is None:
             raise web.HTTPNotFound(text="Not Found")
-        previous, comment["body"] = comment["body"], data["body"]
-        if previous != comment["body"]:
-            self._wrote(
-                "comment edited",
-                issue=self._issue(*comment["_issue"]),
-                comment=comment,
-                previous=previous,
-            )
+        self._set_comment_body(comment, data["body"])
         return web.json_response({k: v for k, v in comment.items() if not k.startswith("_")})
 
     async def _react(
@@ -1115,18 +1108,9 @@ class FakeGitHub:
 
     def _gql_add_comment(self, v: dict[str, Any]) -> dict[str, Any]:
         issue = self._issue_by_node(v["subjectId"])
-        cid = next(self._ids)
-        comment = {
-            "id": cid,
-            "node_id": f"IC_kw{cid}",
-            "body": v["body"],
-            "user": {"login": "flywheel[bot]", "type": "Bot"},
-            "html_url": f"https://github.com/{issue.repo}/issues/{issue.number}#issuecomment-{cid}",
-            "_issue": (issue.repo, issue.number),
-        }
-        self.comments[cid] = comment
+        comment = self._new_comment(issue.repo, issue.number, v["body"], "flywheel[bot]")
         self._wrote("comment created", issue=issue, comment=comment)
-        node = {"id": comment["node_id"], "fullDatabaseId": str(cid), "body": v["body"],
+        node = {"id": comment["node_id"], "fullDatabaseId": str(comment["id"]), "body": v["body"],
                 "url": comment["html_url"]}  # fmt: skip
         return {"commentEdge": {"node": node}}
 
@@ -1134,8 +1118,5 @@ class FakeGitHub:
         comment = next((c for c in self.comments.values() if c["node_id"] == v["id"]), None)
         if comment is None:
             raise LookupError(f"Could not resolve to a node with the global id of '{v['id']}'")
-        previous, comment["body"] = comment["body"], v["body"]
-        if previous != comment["body"]:
-            issue = self.issues[comment["_issue"]]
-            self._wrote("comment edited", issue=issue, comment=comment, previous=previous)
+        self._set_comment_body(comment, v["body"])
         return {"issueComment": {"id": comment["node_id"]}}

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from app.settings import is_postgres
 from app.store.delivery import DONE, FAILED, PENDING, Delivery
 from app.store.journal import Journal
-from app.store.journal_pg import PgJournal, is_postgres
+from app.store.journal_pg import PgJournal
 from app.store.migrations import JOURNAL, migrate
 
 

@@ -202,7 +202,9 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """Data and errors side by side, for a document whose parts succeed or fail alone
         (the aliases of a batch of writes); raises only when the request itself failed."""
-        payload: dict[str, Any] = {"query": query, "variables": variables}
+        payload: dict[str, Any] = {"query": query}
+        if variables:
+            payload["variables"] = variables
         try:
             answer = await self.post(self.graphql_url, data=payload)
         except Exception as exc:
@@ -218,17 +220,7 @@ class GitHubClient(gidgethub.aiohttp.GitHubAPI):
         gidgethub's own ``graphql()`` raises on any ``errors`` entry and skips the
         request hooks, so we post through the REST machinery instead.
         """
-        payload: dict[str, Any] = {"query": query}
-        if variables:
-            payload["variables"] = variables
-        try:
-            answer = await self.post(self.graphql_url, data=payload)
-        except Exception as exc:
-            raise classify(exc) from exc
-        if not isinstance(answer, dict):
-            raise PermanentGitHubError("GraphQL answer was not an object")
-        errors = answer.get("errors") or []
-        data = answer.get("data")
+        data, errors = await self.graphql_parts(query, **variables)
         if errors and not data:
             raise GraphQLError(errors)
         if errors:

@@ -179,8 +179,7 @@ class Processor:
         if delivery.repo is None or delivery.issue_number is None or not isinstance(issue, dict):
             return
         ref = IssueRef(delivery.repo, delivery.issue_number)
-        if isinstance(issue.get("node_id"), str):
-            self.caches.node_ids[ref] = issue["node_id"]
+        self.caches.note_node_id(ref, issue.get("node_id"))
         if delivery.event == "issues" and data.get("action") == "unlabeled":
             self.caches.label_removed(ref, str((data.get("label") or {}).get("name", "")))
 

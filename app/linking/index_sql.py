@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from .scoring import (
     Request,
 )
 from .text import plain_text, terms
-
-if TYPE_CHECKING:
-    pass
 
 SCHEMA_VERSION = 3  # the index is a cache: a different version is dropped and rebuilt
 

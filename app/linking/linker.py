@@ -311,8 +311,8 @@ class Linker:
 
     def note_node_id(self, request: Request) -> None:
         """GitHub's id of a request's issue, as the index knows it: what batched writes take."""
-        if self.ctx.caches is not None and request.node_id:
-            self.ctx.caches.node_ids[ref_of(request)] = request.node_id
+        if self.ctx.caches is not None:
+            self.ctx.caches.note_node_id(ref_of(request), request.node_id)
 
     # -- a shared need ----------------------------------------------------------------
 

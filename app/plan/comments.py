@@ -11,7 +11,7 @@ import asyncio
 import time
 import weakref
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import cachetools
 
@@ -19,9 +19,6 @@ from ..github import projects
 from ..github.client import GitHubClient
 from ..github.errors import PermanentGitHubError, TransientGitHubError
 from ..workflows import markers
-
-if TYPE_CHECKING:
-    pass
 from .actions import IssueRef
 
 
@@ -72,6 +69,11 @@ class Caches:
                 )
             self._boards[key] = board
         return board
+
+    def note_node_id(self, issue: IssueRef, node_id: object) -> None:
+        """GitHub's id of an issue, as a payload, a list or the index names it."""
+        if isinstance(node_id, str) and node_id:
+            self.node_ids[issue] = node_id
 
     def label_removed(self, issue: IssueRef, name: str) -> None:
         self.labels_added.get(issue, set()).discard(name.lower())

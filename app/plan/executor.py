@@ -94,7 +94,7 @@ class Executor:
 
     async def _apply_one(self, action: Action) -> ActionResult:
         handler: Callable[[Any], Awaitable[ActionResult]] = {
-            EnsureLabels: self._labels,
+            EnsureLabels: self._label_writer.apply,
             UpsertComment: self._comment,
             React: self._react,
             EnsureProjectItem: self._project_item,
@@ -105,11 +105,6 @@ class Executor:
             CheckRun: self._check_run,
         }[type(action)]
         return await handler(action)
-
-    # -- labels --------------------------------------------------------------------
-
-    async def _labels(self, action: EnsureLabels) -> ActionResult:
-        return await self._label_writer.apply(action)
 
     # -- comments ------------------------------------------------------------------
 

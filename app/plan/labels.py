@@ -51,25 +51,25 @@ class LabelWriter:
                 self.caches.labels_added.get(action.issue, set()).discard(name.lower())
         return ActionResult(described, "applied")
 
-    async def _add(self, action: EnsureLabels, names: list[str], ids: dict[str, str]) -> None:
+    async def _batched(self, action: EnsureLabels, mutation: str, label_ids: list[str]) -> bool:
+        """The change as one write of the plan's batch, when GitHub's ids are all known."""
         node_id = self.caches.node_ids.get(action.issue)
+        if not (node_id and all(label_ids)):
+            return False
+        await self.batch.run(mutation, {"labelableId": node_id, "labelIds": label_ids})
+        return True
+
+    async def _add(self, action: EnsureLabels, names: list[str], ids: dict[str, str]) -> None:
         label_ids = [ids.get(name.lower(), "") for name in names]
-        if node_id and all(label_ids):
-            await self.batch.run(
-                "addLabelsToLabelable", {"labelableId": node_id, "labelIds": label_ids}
-            )
+        if await self._batched(action, "addLabelsToLabelable", label_ids):
             return
         url = f"/repos/{action.issue.repo}/issues/{action.issue.number}/labels"
         await self.gh.post(url, data={"labels": names})
 
     async def _remove(self, action: EnsureLabels, names: list[str]) -> None:
-        node_id = self.caches.node_ids.get(action.issue)
         known = self.caches.repo_labels.get(action.issue.repo) or {}
         label_ids = [known.get(name.lower(), "") for name in names]
-        if node_id and all(label_ids):
-            await self.batch.run(
-                "removeLabelsFromLabelable", {"labelableId": node_id, "labelIds": label_ids}
-            )
+        if await self._batched(action, "removeLabelsFromLabelable", label_ids):
             return
         url = f"/repos/{action.issue.repo}/issues/{action.issue.number}/labels"
         for name in names:

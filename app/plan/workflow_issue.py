@@ -273,8 +273,8 @@ async def issue_to_render(ctx: HandlerContext, ref: IssueRef) -> dict[str, Any]:
 
 def note_node_id(ctx: HandlerContext, ref: IssueRef, issue: Mapping[str, Any]) -> None:
     """GitHub's id of an issue read along the way: what batched writes to it take."""
-    if ctx.caches is not None and isinstance(issue.get("node_id"), str):
-        ctx.caches.node_ids[ref] = issue["node_id"]
+    if ctx.caches is not None:
+        ctx.caches.note_node_id(ref, issue.get("node_id"))
 
 
 def link_view(issue: Mapping[str, Any], workflow_title: str) -> dict[str, Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,8 @@ def _get(data: dict[str, Any], *path: str) -> Any:
     return value
 
 
-def delivery_from_row(row: sqlite3.Row) -> Delivery:
+def delivery_from_row(row: sqlite3.Row | Mapping[str, Any]) -> Delivery:
+    """A journal row (SQLite's or PostgreSQL's) as the Delivery it stores."""
     return Delivery(
         seq=row["seq"],
         id=row["id"],

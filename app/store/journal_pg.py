@@ -25,8 +25,9 @@ from typing import Any
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from .delivery import PENDING, RUNNING, Delivery
+from .delivery import PENDING, RUNNING, Delivery, delivery_from_row
 from .journal_queries import JournalQueries
+from .journal_sql import COLUMNS
 from .migrations import JOURNAL, migrate
 
 PRIVATE_PG = "((convert_from(payload, 'UTF8')::jsonb #> '{repository,private}') = 'true'::jsonb)"
@@ -34,14 +35,6 @@ LISTED_PG = (
     "id, event, action, repo, issue_number, state, attempts, received_at, duration, error,"
     f" next_attempt_at, {PRIVATE_PG} AS private"
 )
-COLUMNS = (
-    "seq, id, event, action, installation_id, repo, issue_number, lane, payload, "
-    "received_at, attempts"
-)
-
-
-def is_postgres(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
 
 
 def _pg(sql: str) -> str:
@@ -123,7 +116,7 @@ class PgJournal(JournalQueries):
         rows = await self.query(
             f"SELECT {COLUMNS} FROM deliveries WHERE state=? ORDER BY seq", (PENDING,)
         )
-        return [_delivery(r) for r in rows]
+        return [delivery_from_row(r) for r in rows]
 
     async def start(self, delivery_id: str) -> None:
         await self._execute(
@@ -180,7 +173,7 @@ class PgJournal(JournalQueries):
             f" RETURNING {COLUMNS}",
             (RUNNING, replica, now + lease, now, PENDING, now, PENDING, RUNNING, limit),
         )
-        return sorted((_delivery(r) for r in rows), key=lambda d: d.seq)
+        return sorted((delivery_from_row(r) for r in rows), key=lambda d: d.seq)
 
     async def extend(self, replica: str, *, lease: float) -> int:
         """Renew this replica's claims (it is alive); how many it holds."""
@@ -198,19 +191,3 @@ class PgJournal(JournalQueries):
             (PENDING, RUNNING, time.time()),
         )
         return len(rows)
-
-
-def _delivery(row: dict[str, Any]) -> Delivery:
-    return Delivery(
-        seq=int(row["seq"]),
-        id=row["id"],
-        event=row["event"],
-        action=row["action"],
-        installation_id=row["installation_id"],
-        repo=row["repo"],
-        issue_number=row["issue_number"],
-        lane=row["lane"],
-        payload=bytes(row["payload"]),
-        received_at=row["received_at"],
-        attempts=row["attempts"],
-    )
