@@ -128,7 +128,7 @@ def error_line(exc: BaseException) -> str:
         return "the port is in use (another flywheel serve?): choose another with --port or PORT"
     if isinstance(exc, OSError) and exc.errno in (errno.EACCES, errno.EADDRNOTAVAIL):
         return f"cannot listen there: {exc.strerror}"
-    if isinstance(exc, sqlite3.Error):
+    if isinstance(exc, sqlite3.Error) or type(exc).__module__.startswith("psycopg"):
         return f"the database (FLYWHEEL_DB) cannot be used: {exc}"
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""

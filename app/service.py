@@ -28,8 +28,8 @@ from .linking.index import RequestIndex
 from .observe.metrics import standard_metrics
 from .plan.comments import Caches
 from .settings import Settings
+from .store.engine import journal_at
 from .store.facts import Facts
-from .store.journal import Journal
 
 __all__ = ["STATE", "AppState", "create_app"]
 
@@ -91,7 +91,7 @@ def create_app(
         config=config,
         router=router or build_router(),
         metrics=metrics,
-        journal=Journal(settings.db_path),
+        journal=journal_at(settings.database),
     )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
@@ -100,12 +100,12 @@ def create_app(
         if not settings.dry_run:
             state.github = GitHubApp.from_settings(state.session, settings, metrics)
         caches = Caches()
-        # The request index shares the journal's file (FLYWHEEL_DB); it is a cache of GitHub.
+        # The request index shares the journal's database (FLYWHEEL_DB); a cache of GitHub.
         model = linking_model(settings)
-        state.index = RequestIndex(settings.db_path, model.embedder)
+        state.index = RequestIndex(settings.database, model.embedder)
         progress = upgrade.Progress()
         state.linking, state.linking_progress = linking_status(model), progress
-        state.facts = Facts(settings.db_path)  # the same: what the dashboard shows
+        state.facts = Facts(settings.database)  # the same: what the dashboard shows
         state.processor = Processor(
             router=state.router,
             config=lambda: state.config,

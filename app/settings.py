@@ -81,6 +81,8 @@ class Settings:
     api_url: str = DEFAULT_API_URL
     config_dir: Path = Path("workflow-config")
     db_path: Path = Path("flywheel.db")
+    # FLYWHEEL_DB=postgresql://…: every store on that server instead of the SQLite file.
+    database_url: str | None = field(default=None, repr=False)  # may hold a password
     port: int = 8080
     host: str = "0.0.0.0"
     force_dry_run: bool = False
@@ -107,6 +109,16 @@ class Settings:
     log_format: str = "text"  # FLYWHEEL_LOG_FORMAT: text for people, json for log shippers
     # FLYWHEEL_LINK_KEY: keys the digests naming private issues in public comments' markers.
     link_key_text: str | None = field(default=None, repr=False)
+
+    @property
+    def database(self) -> str:
+        """Where every store lives: the PostgreSQL URL, or the SQLite file's path."""
+        return self.database_url or str(self.db_path)
+
+    @property
+    def database_shown(self) -> str:
+        """``database`` for a log line or a page (no password)."""
+        return without_password(self.database_url) if self.database_url else str(self.db_path)
 
     @property
     def has_credentials(self) -> bool:
@@ -176,12 +188,6 @@ class Settings:
         log_format = env.get("FLYWHEEL_LOG_FORMAT") or "text"
         if log_format not in ("text", "json"):
             raise SettingsError(f"FLYWHEEL_LOG_FORMAT must be text or json, not {log_format!r}")
-        if is_postgres(env.get("FLYWHEEL_DB") or ""):
-            # Not a path: taken as one it would make a SQLite file named after the URL.
-            raise SettingsError(
-                "FLYWHEEL_DB names a PostgreSQL server: this version keeps its state in SQLite"
-                " only; set FLYWHEEL_DB to a file path (PostgreSQL support is being built)"
-            )
         workers_text = env.get("FLYWHEEL_WORKERS", "8")
         if not workers_text.isdigit():
             raise SettingsError(f"FLYWHEEL_WORKERS must be a whole number, not {workers_text!r}")
@@ -204,7 +210,7 @@ class Settings:
             "config_dir": Path(env["FLYWHEEL_CONFIG"])
             if env.get("FLYWHEEL_CONFIG")
             else default_config_dir(),
-            "db_path": Path(env.get("FLYWHEEL_DB") or "flywheel.db"),
+            **_database(env.get("FLYWHEEL_DB") or "flywheel.db"),
             "port": port,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -247,6 +253,22 @@ def _check_credentials_pair(app_id: str | None, private_key: str | None) -> None
 def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     # GitHub keeps deliveries for 3 days: waiting longer could not be caught up by redelivery.
     return _amount(env, name, default, "hours", 72)
+
+
+def _database(location: str) -> dict[str, object]:
+    """A PostgreSQL URL is kept as it is: as a ``Path`` its ``//`` would collapse."""
+    if is_postgres(location):
+        return {"database_url": location}
+    return {"db_path": Path(location)}
+
+
+def without_password(url: str) -> str:
+    """A database URL fit for a log line or a page: its password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _seconds(env: Mapping[str, str], name: str, default: float) -> float:

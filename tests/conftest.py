@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -128,9 +129,25 @@ def config(config_dir: Path) -> Config:
     return load_config(config_dir)
 
 
+# FLYWHEEL_TEST_ENGINE=postgresql runs every test that builds a Flywheel on a fresh
+# PostgreSQL database instead of a SQLite file (.ci/run runs the end-to-end tests so).
+ON_POSTGRES = os.environ.get("FLYWHEEL_TEST_ENGINE") == "postgresql"
+
+
+@pytest.fixture
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
+    """Where a test's Flywheel keeps its state: a SQLite file, or a PostgreSQL database."""
+    if ON_POSTGRES:
+        from tests import postgres
+
+        cluster = request.getfixturevalue("postgres_cluster")
+        return {"database_url": postgres.fresh_database(cluster)}
+    return {"db_path": tmp_path / "flywheel.db"}
+
+
 @pytest.fixture
 def make_flywheel(
-    aiohttp_client: Callable[..., Any], fake: FakeGitHub, private_key: str, tmp_path: Path
+    aiohttp_client: Callable[..., Any], fake: FakeGitHub, private_key: str, database: dict[str, Any]
 ) -> Callable[..., Any]:
     async def build(
         fake_url: str | None,
@@ -147,7 +164,7 @@ def make_flywheel(
             private_key=private_key if live else None,
             webhook_secret=secret,
             api_url=fake_url or "https://api.github.invalid",
-            db_path=overrides.pop("db_path", tmp_path / "flywheel.db"),
+            **({} if "db_path" in overrides else database),
             **overrides,
         )
         printed: list[str] = []

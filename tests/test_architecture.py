@@ -23,7 +23,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("app.github",),
     ("app.config",),
     ("app.workflows", "app.store", "app.linking.text", "app.linking.scoring",
-     "app.linking.index", "app.linking.index_sql", "app.linking.embeddings",
+     "app.linking.index", "app.linking.index_sql", "app.linking.lexical", "app.linking.embeddings",
      "app.linking.vectors", "app.linking.meaning", "app.linking.upgrade",
      "app.linking.decisions"),
     ("app.plan",),

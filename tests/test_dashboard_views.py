@@ -148,6 +148,4 @@ def test_issue_links_escape_what_people_typed() -> None:
                             "", "open", "", "hypatia")  # fmt: skip
     html = str(issue_link(issue))
     title = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &#34;x&#34;"
-    assert html == (
-        f'<a class="ref" href="{BASE}/o/r/issues/3" title="{title}">o/r#3</a> {title}'
-    )
+    assert html == (f'<a class="ref" href="{BASE}/o/r/issues/3" title="{title}">o/r#3</a> {title}')

@@ -47,9 +47,9 @@ PIECES = ["@", "/", "{{", "}}", "{%", "%}", "<", ">", "-->", "<!--", "[", "](", 
           "#", "*", "|", "\n", "\r\n", "\t", " ", "\\", "\"", "&", "\u200b", "\u2066",
           "\u202e", "\ufeff", "@example-org/everyone", "/close", "\n/label x\n", "_No response_",
           "### Community name\n\n", "- [x] "]  # fmt: skip
-HOSTILE_TEXT = st.lists(
-    st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=40
-).map("".join)
+HOSTILE_TEXT = st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=8)), max_size=40).map(
+    "".join
+)
 LATIN1 = st.text(st.characters(codec="latin-1", blacklist_characters="\r\n\x00"), max_size=80)
 
 

@@ -51,9 +51,7 @@ def test_thesaurus_folding_only_ever_merges_words(
     stems = terms(" ".join(text))
     folded = thesaurus.fold(stems)
     assert len(folded) <= len(stems)
-    assert [t for t in folded if not t.startswith("~")] == [
-        t for t in folded if t in set(stems)
-    ]
+    assert [t for t in folded if not t.startswith("~")] == [t for t in folded if t in set(stems)]
     assert Thesaurus().fold(stems) == stems
 
 

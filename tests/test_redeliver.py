@@ -77,9 +77,7 @@ async def test_a_redelivered_delivery_is_processed_and_the_next_pass_is_quiet(
 
     fake.resend = resend
     fake.record_delivery(guid, "issues", "opened", 0)  # Flywheel was down when GitHub sent it
-    report = await redeliver_failed(
-        github, flywheel.state.journal.known, since=time.time() - HOUR
-    )
+    report = await redeliver_failed(github, flywheel.state.journal.known, since=time.time() - HOUR)
     assert report.redelivered == [guid]
     for _ in range(100):
         if await flywheel.state.journal.get(guid):

@@ -16,7 +16,7 @@ from app.settings import is_postgres
 from app.store.delivery import DONE, FAILED, PENDING, Delivery
 from app.store.journal import Journal
 from app.store.journal_pg import PgJournal
-from app.store.migrations import JOURNAL, migrate
+from app.store.migrations import JOURNAL, migrate_dsn
 
 
 def delivery(n: int, *, repo: str = "example-org/hubs", issue: int = 1, private: bool = False,
@@ -162,16 +162,9 @@ async def test_a_dead_replicas_claims_pass_to_another_after_the_lease(postgres_d
 
 
 async def test_migrations_run_once_when_replicas_start_together(postgres_dsn: str) -> None:
-    import psycopg
-    from psycopg.rows import dict_row
-
-    async def start() -> list[int]:
-        async with await psycopg.AsyncConnection.connect(
-            postgres_dsn, autocommit=True, row_factory=dict_row
-        ) as conn:
-            return await migrate(conn, JOURNAL)
-
-    applied = await asyncio.gather(*(start() for _ in range(4)))
+    applied = await asyncio.gather(
+        *(asyncio.to_thread(migrate_dsn, postgres_dsn, JOURNAL) for _ in range(4))
+    )
     assert sorted(applied, key=len) == [[], [], [], [1, 2]]
     store = await pg_journal(postgres_dsn)  # opening migrates again: nothing left to do
     await store.close()
@@ -184,9 +177,12 @@ def test_postgres_locations_are_told_from_paths() -> None:
     assert not is_postgres("postgresql.db")
 
 
-def test_serve_refuses_a_postgresql_url_it_cannot_use_yet() -> None:
-    """Until every store runs on PostgreSQL, a URL is refused, not taken for a file path."""
-    from app.settings import Settings, SettingsError
+def test_a_postgresql_url_is_kept_whole_and_never_shown_with_its_password() -> None:
+    from app.settings import Settings
 
-    with pytest.raises(SettingsError, match="PostgreSQL"):
-        Settings.from_env({"FLYWHEEL_DB": "postgresql://flywheel@db/flywheel"})
+    url = "postgresql://flywheel:s3cret@db.internal:5432/flywheel"
+    settings = Settings.from_env({"FLYWHEEL_DB": url})
+    assert settings.database == url  # as a Path, its "//" would have collapsed
+    assert settings.database_shown == "postgresql://flywheel:***@db.internal:5432/flywheel"
+    assert "s3cret" not in repr(settings)
+    assert Settings.from_env({"FLYWHEEL_DB": "state/flywheel.db"}).database == "state/flywheel.db"

@@ -99,7 +99,7 @@ def cmd_index(args: argparse.Namespace) -> int:
     logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
-        index = RequestIndex(settings.db_path, linking_model(settings).embedder)
+        index = RequestIndex(settings.database, linking_model(settings).embedder)
         started = time.monotonic()
         try:
             async with aiohttp.ClientSession() as session:
@@ -112,7 +112,7 @@ def cmd_index(args: argparse.Namespace) -> int:
             index.close()
         print(
             f"indexed {count} community requests of installation {args.installation} in "
-            f"{time.monotonic() - started:.1f} s into {settings.db_path}"
+            f"{time.monotonic() - started:.1f} s into {settings.database_shown}"
         )
         return 0
 
@@ -141,13 +141,13 @@ def cmd_redeliver(args: argparse.Namespace) -> int:
     from ..github.app import GitHubApp
     from ..intake.redeliver import redeliver_failed
     from ..observe.metrics import standard_metrics
-    from ..store.journal import Journal
+    from ..store.engine import journal_at
 
     settings = live_settings_or_exit("redeliver")
     logs.configure("WARNING", settings.log_format)
 
     async def run() -> int:
-        journal = Journal(settings.db_path)
+        journal = journal_at(settings.database)
         await journal.open()
         try:
             async with aiohttp.ClientSession() as session:

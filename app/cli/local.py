@@ -81,6 +81,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         else f"Linking: by words only, the embedding model is unavailable: {model.problem}",
         flush=True,
     )
+    print(f"State: {settings.database_shown}", flush=True)
     if not settings.has_credentials:
         print(f"Register the GitHub App: open http://{host}:{settings.port}/setup", flush=True)
     app = create_app(settings, config)

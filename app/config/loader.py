@@ -116,9 +116,7 @@ def load_config(directory: Path | str, extra_files: list[Path] | None = None) ->
     return Config(workflows=workflows, settings=settings, directory=directory)
 
 
-def _cross_workflow_problems(
-    workflows: dict[str, Workflow], broken: set[str]
-) -> list[ConfigError]:
+def _cross_workflow_problems(workflows: dict[str, Workflow], broken: set[str]) -> list[ConfigError]:
     problems = []
     for workflow in workflows.values():
         problem: Callable[[str], ConfigError] = lambda reason, w=workflow: ConfigError(  # noqa: E731

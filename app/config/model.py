@@ -1,5 +1,4 @@
-"""The configuration the App runs on: frozen objects built once from the YAML by ``loader.py``.
-"""
+"""The configuration the App runs on: frozen objects built once from the YAML by ``loader.py``."""
 
 from __future__ import annotations
 

@@ -42,9 +42,7 @@ def issue_link(issue: views.IssueView) -> Markup:
     """``<a>owner/repo#N</a> title``, escaped: the network page prints thousands of these,
     and one call here costs a tenth of the same markup built in the template."""
     url, repo, title = escape(issue.url), escape(issue.repo), escape(issue.title)
-    return Markup(
-        f'<a class="ref" href="{url}" title="{title}">{repo}#{issue.number}</a> {title}'
-    )
+    return Markup(f'<a class="ref" href="{url}" title="{title}">{repo}#{issue.number}</a> {title}')
 
 
 ENV = environment()

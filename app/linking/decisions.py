@@ -14,10 +14,11 @@ marker data); dismissals live here only.
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass
+
+from ..store.engine import Connection, on_postgres
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS link_decisions (
@@ -63,10 +64,11 @@ def pair(a: str, b: str) -> tuple[str, str]:
 
 
 class Decisions:
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock) -> None:
+    def __init__(self, db: Connection, lock: threading.Lock) -> None:
         self.db, self.lock = db, lock
-        with lock:
-            db.executescript(SCHEMA)
+        if not on_postgres(db):  # PostgreSQL: the index's migrations made the table
+            with lock:
+                db.executescript(SCHEMA)
 
     def record(
         self,
@@ -84,7 +86,10 @@ class Decisions:
         first, second = pair(a, b)
         with self.lock, self.db:
             self.db.execute(
-                "INSERT OR REPLACE INTO link_decisions VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO link_decisions (installation, a, b, decision, score, decided_by,"
+                " decided_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT (installation, a, b)"
+                " DO UPDATE SET decision=excluded.decision, score=excluded.score,"
+                " decided_by=excluded.decided_by, decided_at=excluded.decided_at",
                 (installation, first, second, decision, score, by, time.time()),
             )
 

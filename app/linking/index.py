@@ -1,7 +1,8 @@
 """The request index: every community request of an installation, searchable by meaning-ish.
 
-A cache in SQLite (FTS5, BM25 ranking) of issues from every repository of
-an installation: it can always be rebuilt from GitHub. Relatedness is BM25
+A cache (SQLite with FTS5, or PostgreSQL with a GIN-indexed ``tsvector``; BM25
+ranking on both, ``lexical.py``) of issues from every repository of an
+installation: it can always be rebuilt from GitHub. Relatedness is BM25
 candidates re-scored by how much of the need two requests share (their
 distinctive terms), their shared labels and whether they are the same
 workflow; a request is never related to itself or to the same community's
@@ -11,7 +12,6 @@ other requests, because that is not a network effect.
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -19,12 +19,13 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..store.files import database
+from ..store.engine import connect, on_postgres
+from . import lexical
 from .decisions import Decisions
 from .index_sql import (
     COLUMNS,
-    COLUMNS_R,
     DROP,
+    PG_STEPS,
     SCHEMA,
     SCHEMA_VERSION,
     UPSERT,
@@ -53,20 +54,29 @@ if TYPE_CHECKING:
     from .embeddings import Embedder
 
 
-class RequestIndex:
-    """One SQLite file; calls are synchronous and take milliseconds, serialised by a lock."""
+def _length(terms: tuple[object, ...] | None) -> int:
+    """Words in a request's title and body terms (FTS5's row length for BM25)."""
+    return 0 if terms is None else len(f"{terms[0]} {terms[1]}".split())
 
-    def __init__(self, path: Path | str = ":memory:", embedder: Embedder | None = None) -> None:
-        self.db = sqlite3.connect(database(path), check_same_thread=False, timeout=10)
+
+class RequestIndex:
+    """The journal's database (a SQLite file, or PostgreSQL); calls are synchronous and
+    take milliseconds, serialised by a lock."""
+
+    def __init__(self, location: Path | str = ":memory:", embedder: Embedder | None = None) -> None:
+        self.db = connect(location, sqlite_pragmas=("journal_mode=WAL", "synchronous=NORMAL"))
         self.lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
         self._df_cache_since = time.monotonic()
         self.version = 0
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
-            self.db.executescript(DROP)
-        self.db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+        if on_postgres(self.db):
+            self.db.migrate(PG_STEPS)
+            self._candidates = lexical.pg_candidates
+        else:
+            if self.db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                self.db.executescript(DROP)
+            self.db.executescript(SCHEMA + f"PRAGMA user_version={SCHEMA_VERSION};")
+            self._candidates = lexical.sqlite_candidates
         self.decisions = Decisions(self.db, self.lock)  # people's verdicts on links
         self.meaning: Meaning | None = None
         if embedder is not None:
@@ -125,7 +135,7 @@ class RequestIndex:
         """Rows in, keys out, and the term counts IDF reads kept in step (in one transaction)."""
         self.version += 1  # the dashboard's cached network is stale from here
         delta: dict[str, int] = {}
-        added = 0
+        added = tokens = 0
         changes = [(row[:3], row[-2:]) for row in rows] + [(key, None) for key in deletes]
         for key, new_terms in changes:
             old = self.db.execute(
@@ -140,6 +150,7 @@ class RequestIndex:
                 for term in set(f"{new_terms[0]} {new_terms[1]}".split()):
                     delta[term] = delta.get(term, 0) + 1
             added += (new_terms is not None) - (old is not None)
+            tokens += _length(new_terms) - _length(old)
         if rows:
             self.db.executemany(UPSERT, rows)
         if deletes:
@@ -153,16 +164,16 @@ class RequestIndex:
             self._df_cache.pop(term, None)
         self.db.executemany(
             "INSERT INTO term_docs (term, docs) VALUES (?, ?)"
-            " ON CONFLICT (term) DO UPDATE SET docs = docs + excluded.docs",
+            " ON CONFLICT (term) DO UPDATE SET docs = term_docs.docs + excluded.docs",
             changed,
         )
         self.db.executemany(
             "DELETE FROM term_docs WHERE term=? AND docs <= 0", [(t,) for t, d in changed if d < 0]
         )
-        self.db.execute(
-            "INSERT INTO index_meta (key, value) VALUES ('requests', ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = value + excluded.value",
-            (added,),
+        self.db.executemany(  # requests, and words in all (PostgreSQL's BM25 reads both)
+            "INSERT INTO index_meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = index_meta.value + excluded.value",
+            [("requests", added), ("tokens", tokens)],
         )
 
     def set_private(self, installation: int, repo: str, private: bool) -> None:
@@ -210,7 +221,7 @@ class RequestIndex:
             rows = self.db.execute("SELECT DISTINCT repo FROM requests WHERE private=1").fetchall()
         return {r[0] for r in rows}
 
-    def _total(self) -> int:
+    def _total(self) -> int:  # requests, every installation's
         row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
         return int(row[0]) if row else 0
 
@@ -238,14 +249,8 @@ class RequestIndex:
             if len(distinctive) < 2:
                 distinctive = ranked[:2]
             words = [w for t in distinctive for w in (thesaurus.members(t) or (t,))]
-            query = " OR ".join(f'"{w}"' for w in words)
-            rows = self.db.execute(
-                f"SELECT {COLUMNS_R}, r.title_terms, r.body_terms FROM requests_text"
-                " JOIN requests r ON r.rowid = requests_text.rowid"
-                " WHERE requests_text MATCH ? AND r.installation = ?"
-                " ORDER BY bm25(requests_text, 2.0, 1.0) LIMIT ?",
-                (query, request.installation, scoring.candidates),
-            ).fetchall()
+            phrases = [tuple(w.split()) for w in words]
+            rows = self._candidates(self.db, phrases, request.installation, scoring.candidates)
             candidates = [
                 (request_of_row(row), _counts(str(row[-2]), str(row[-1]), thesaurus))
                 for row in rows

@@ -1,9 +1,11 @@
-"""The request index's tables (SQLite, FTS5) and how a Request becomes a row and back."""
+"""The request index's tables (SQLite with FTS5, or PostgreSQL) and how a Request becomes a
+row and back."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..store.migrations import Steps
 from .scoring import (
     Request,
 )
@@ -60,6 +62,61 @@ DROP TABLE IF EXISTS requests_text; DROP TABLE IF EXISTS requests;
 DROP TABLE IF EXISTS term_docs; DROP TABLE IF EXISTS index_meta;
 """
 
+# The same on PostgreSQL, as versioned steps (append, never edit a released one). The
+# words of a request are one GIN-indexed tsvector made from its stems as they are (no
+# parser, no dictionary: a stem is a lexeme), so both engines search the same words.
+PG_STEPS = Steps(
+    "request_index",
+    (
+        """
+        CREATE TABLE IF NOT EXISTS requests (
+            rowid BIGSERIAL PRIMARY KEY,
+            installation BIGINT NOT NULL,
+            repo TEXT COLLATE "C" NOT NULL,
+            number INTEGER NOT NULL,
+            node_id TEXT NOT NULL DEFAULT '',
+            title TEXT NOT NULL,
+            body TEXT NOT NULL,
+            community TEXT NOT NULL DEFAULT '',
+            labels TEXT NOT NULL DEFAULT '',
+            workflow TEXT NOT NULL DEFAULT '',
+            state TEXT NOT NULL DEFAULT 'open',
+            private INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL DEFAULT '',
+            closed_at TEXT NOT NULL DEFAULT '',
+            title_terms TEXT NOT NULL DEFAULT '',
+            body_terms TEXT NOT NULL DEFAULT '',
+            terms TSVECTOR GENERATED ALWAYS AS (array_to_tsvector(array_remove(
+                string_to_array(title_terms || ' ' || body_terms, ' '), ''))) STORED,
+            UNIQUE (installation, repo, number)
+        );
+        CREATE INDEX IF NOT EXISTS requests_by_repo ON requests (installation, repo);
+        CREATE INDEX IF NOT EXISTS requests_terms ON requests USING GIN (terms);
+        CREATE TABLE IF NOT EXISTS term_docs (term TEXT PRIMARY KEY, docs INTEGER NOT NULL);
+        CREATE TABLE IF NOT EXISTS index_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+        CREATE TABLE IF NOT EXISTS link_decisions (
+            installation BIGINT NOT NULL,
+            a TEXT NOT NULL,
+            b TEXT NOT NULL,
+            decision TEXT NOT NULL,
+            score DOUBLE PRECISION,
+            decided_by TEXT NOT NULL DEFAULT '',
+            decided_at DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (installation, a, b)
+        );
+        CREATE TABLE IF NOT EXISTS request_vectors (
+            installation BIGINT NOT NULL,
+            repo TEXT COLLATE "C" NOT NULL,
+            number INTEGER NOT NULL,
+            model TEXT NOT NULL,
+            digest TEXT NOT NULL,
+            vec BYTEA NOT NULL,
+            PRIMARY KEY (installation, repo, number)
+        );
+        CREATE TABLE IF NOT EXISTS vector_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
+        """,
+    ),
+)
 
 UPSERT = (
     "INSERT INTO requests (installation, repo, number, node_id, title, body, community, labels,"

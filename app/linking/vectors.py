@@ -1,8 +1,9 @@
 """Each request's meaning as a vector, kept beside its index row and searched exactly.
 
-Vectors live in the request index's SQLite file as float16 blobs (768 bytes for 384
-dimensions) with the model that made them and a digest of the text, so an edit that does
-not touch the words costs no embedding and a new model re-embeds everything. Search is one
+Vectors live in the request index's database as float16 blobs (768 bytes for 384
+dimensions; ``BYTEA`` on PostgreSQL, scored here, so no ``pgvector`` is needed) with the
+model that made them and a digest of the text, so an edit that does not touch the words
+costs no embedding and a new model re-embeds everything. Search is one
 matrix product over the installation's vectors held in memory as float32: about 5 ms for
 100,000 requests on one core, exact, with nothing approximate to tune or rebuild.
 Another process's writes (``flywheel index``) bump a version that every search checks.
@@ -11,12 +12,13 @@ Another process's writes (``flywheel index``) bump a version that every search c
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from ..store.engine import Connection, on_postgres
 
 Key = tuple[str, int]  # (repo, number)
 
@@ -70,10 +72,11 @@ class _Matrix:
 class VectorIndex:
     """Vectors of the requests of every installation; shares the index's connection and lock."""
 
-    def __init__(self, db: sqlite3.Connection, lock: threading.Lock, model_id: str, dim: int):
+    def __init__(self, db: Connection, lock: threading.Lock, model_id: str, dim: int):
         self.db, self.lock, self.model_id, self.dim = db, lock, model_id, dim
-        with lock:
-            db.executescript(SCHEMA)
+        if not on_postgres(db):  # PostgreSQL: the index's migrations made the tables
+            with lock:
+                db.executescript(SCHEMA)
         self._loaded: dict[int, _Matrix] = {}
         self._seen_version = -1
 
@@ -106,7 +109,10 @@ class VectorIndex:
         with self.lock:
             with self.db:
                 self.db.executemany(
-                    "INSERT OR REPLACE INTO request_vectors VALUES (?,?,?,?,?,?)", rows
+                    "INSERT INTO request_vectors (installation, repo, number, model, digest, vec)"
+                    " VALUES (?,?,?,?,?,?) ON CONFLICT (installation, repo, number)"
+                    " DO UPDATE SET model=excluded.model, digest=excluded.digest, vec=excluded.vec",
+                    rows,
                 )
                 self._bump()
             matrix = self._loaded.get(installation)
@@ -146,7 +152,7 @@ class VectorIndex:
     def _bump(self) -> None:
         self.db.execute(
             "INSERT INTO vector_meta VALUES ('version', 1)"
-            " ON CONFLICT(key) DO UPDATE SET value = value + 1"
+            " ON CONFLICT(key) DO UPDATE SET value = vector_meta.value + 1"
         )
         self._seen_version = self._version()
 

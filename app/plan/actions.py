@@ -14,7 +14,6 @@ if TYPE_CHECKING:
     pass
 
 
-
 @dataclass(frozen=True, order=True)
 class IssueRef:
     repo: str  # owner/name

@@ -1,5 +1,4 @@
-"""One webhook delivery as the journal keeps it, and the states it passes through.
-"""
+"""One webhook delivery as the journal keeps it, and the states it passes through."""
 
 from __future__ import annotations
 

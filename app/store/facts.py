@@ -14,7 +14,6 @@ refreshes that issue's facts).
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,7 +25,8 @@ from ..config.model import Config
 from ..workflows import forms, membership
 from ..workflows import rules as workflows
 from ..workflows.markers import LINKS_KEY
-from .files import database
+from .engine import connect, on_postgres
+from .migrations import Steps
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fact_links (
@@ -52,6 +52,35 @@ CREATE TABLE IF NOT EXISTS fact_board_status (
     PRIMARY KEY (repo, number, board)
 ) WITHOUT ROWID;
 """
+
+# The same tables on PostgreSQL (versioned steps: append, never edit a released one).
+STEPS = Steps(
+    "facts",
+    (
+        """
+        CREATE TABLE IF NOT EXISTS fact_links (
+            repo TEXT COLLATE "C" NOT NULL, number INTEGER NOT NULL,
+            other_repo TEXT COLLATE "C" NOT NULL, other_number INTEGER NOT NULL,
+            pinned INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (repo, number, other_repo, other_number));
+        CREATE TABLE IF NOT EXISTS fact_members (
+            repo TEXT COLLATE "C" NOT NULL, number INTEGER NOT NULL,
+            community TEXT NOT NULL, roles TEXT NOT NULL, joined TEXT NOT NULL DEFAULT '',
+            by_login TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (repo, number, community));
+        CREATE TABLE IF NOT EXISTS fact_issues (
+            repo TEXT COLLATE "C" NOT NULL, number INTEGER NOT NULL,
+            workflow TEXT NOT NULL, community TEXT NOT NULL, title TEXT NOT NULL,
+            state TEXT NOT NULL, private INTEGER NOT NULL, parent TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (repo, number));
+        CREATE TABLE IF NOT EXISTS fact_board_status (
+            repo TEXT COLLATE "C" NOT NULL, number INTEGER NOT NULL,
+            board TEXT COLLATE "C" NOT NULL, status TEXT NOT NULL,
+            PRIMARY KEY (repo, number, board));
+        """,
+    ),
+)
+ISSUE_COLUMNS = "repo, number, workflow, community, title, state, private, parent"
 
 
 @dataclass(frozen=True)
@@ -121,19 +150,22 @@ def _issue(ref: str) -> tuple[str, int] | None:
 
 
 class Facts:
-    """One SQLite file (the journal's); writes are small and rare, reads serve the pages."""
+    """The journal's database (a SQLite file or PostgreSQL); writes are small and rare,
+    reads serve the pages."""
 
-    def __init__(self, path: Path | str = ":memory:") -> None:
-        self.db = sqlite3.connect(database(path), check_same_thread=False, timeout=10)
+    def __init__(self, location: Path | str = ":memory:") -> None:
+        # On SQLite a cache: a write lost to a crash is refilled later (synchronous=OFF).
+        self.db = connect(location, sqlite_pragmas=("journal_mode=WAL", "synchronous=OFF"))
         self.lock = threading.Lock()
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is refilled later
-        self.db.executescript(SCHEMA)
-        columns = {row[1] for row in self.db.execute("PRAGMA table_info(fact_members)")}
-        if "by_login" not in columns:  # a file from before "joined by" was kept
-            self.db.execute(
-                "ALTER TABLE fact_members ADD COLUMN by_login TEXT NOT NULL DEFAULT ''"
-            )
+        if on_postgres(self.db):
+            self.db.migrate(STEPS)
+        else:
+            self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(fact_members)")}
+            if "by_login" not in columns:  # a file from before "joined by" was kept
+                self.db.execute(
+                    "ALTER TABLE fact_members ADD COLUMN by_login TEXT NOT NULL DEFAULT ''"
+                )
         self.version = 0  # grows with every write: pages built from an older one are stale
 
     def close(self) -> None:
@@ -150,10 +182,17 @@ class Facts:
 
     def workflow_issue(self, fact: IssueFact, *, replace: bool = True) -> None:
         """Note a workflow issue; ``replace=False`` keeps what an issue event noted before."""
-        verb = "INSERT OR REPLACE" if replace else "INSERT OR IGNORE"
+        on_conflict = (
+            "DO UPDATE SET workflow=excluded.workflow, community=excluded.community,"
+            " title=excluded.title, state=excluded.state, private=excluded.private,"
+            " parent=excluded.parent"
+            if replace
+            else "DO NOTHING"
+        )
         with self._writing():
             self.db.execute(
-                f"{verb} INTO fact_issues VALUES (?,?,?,?,?,?,?,?)",
+                f"INSERT INTO fact_issues ({ISSUE_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)"
+                f" ON CONFLICT (repo, number) {on_conflict}",
                 (fact.repo, fact.number, fact.workflow, fact.community, fact.title, fact.state,
                  int(fact.private), fact.parent),
             )  # fmt: skip
@@ -176,7 +215,12 @@ class Facts:
                     rows.append((repo, number, *other, int(kind == "pinned")))
         with self._writing():
             self.db.execute("DELETE FROM fact_links WHERE repo=? AND number=?", (repo, number))
-            self.db.executemany("INSERT OR REPLACE INTO fact_links VALUES (?,?,?,?,?)", rows)
+            self.db.executemany(
+                "INSERT INTO fact_links (repo, number, other_repo, other_number, pinned)"
+                " VALUES (?,?,?,?,?) ON CONFLICT (repo, number, other_repo, other_number)"
+                " DO UPDATE SET pinned=excluded.pinned",
+                rows,
+            )
 
     def members(self, repo: str, number: int, members: Sequence[membership.Member]) -> None:
         rows = [(repo, number, m.community, ",".join(m.roles), m.joined, m.by) for m in members]
@@ -192,7 +236,8 @@ class Facts:
         with self._writing():
             if status:
                 self.db.execute(
-                    "INSERT OR REPLACE INTO fact_board_status VALUES (?,?,?,?)",
+                    "INSERT INTO fact_board_status (repo, number, board, status) VALUES (?,?,?,?)"
+                    " ON CONFLICT (repo, number, board) DO UPDATE SET status=excluded.status",
                     (repo, number, board, status),
                 )
             else:
@@ -205,12 +250,16 @@ class Facts:
 
     def workflow_issues(self) -> list[IssueFact]:
         with self.lock:
-            rows = self.db.execute("SELECT * FROM fact_issues ORDER BY repo, number").fetchall()
+            rows = self.db.execute(
+                f"SELECT {ISSUE_COLUMNS} FROM fact_issues ORDER BY repo, number"
+            ).fetchall()
         return [IssueFact(r[0], r[1], r[2], r[3], r[4], r[5], bool(r[6]), r[7]) for r in rows]
 
     def all_links(self) -> list[Link]:
         with self.lock:
-            rows = self.db.execute("SELECT * FROM fact_links").fetchall()
+            rows = self.db.execute(
+                "SELECT repo, number, other_repo, other_number, pinned FROM fact_links"
+            ).fetchall()
         return [Link(r[0], r[1], r[2], r[3], bool(r[4])) for r in rows]
 
     def all_members(self) -> list[Membership]:

@@ -16,6 +16,7 @@ a lease: a replica that dies loses its claims when the lease runs out.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import Iterable
@@ -28,7 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from .delivery import PENDING, RUNNING, Delivery, delivery_from_row
 from .journal_queries import JournalQueries
 from .journal_sql import COLUMNS
-from .migrations import JOURNAL, migrate
+from .migrations import JOURNAL, migrate_dsn
 
 PRIVATE_PG = "((convert_from(payload, 'UTF8')::jsonb #> '{repository,private}') = 'true'::jsonb)"
 LISTED_PG = (
@@ -58,9 +59,8 @@ class PgJournal(JournalQueries):
         self.commits = 0
 
     async def open(self) -> None:
+        await asyncio.to_thread(migrate_dsn, self.dsn, JOURNAL)
         await self._pool.open(wait=True, timeout=30)
-        async with self._pool.connection() as conn:
-            await migrate(conn, JOURNAL)
 
     async def close(self) -> None:
         await self._pool.close()

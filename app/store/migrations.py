@@ -58,27 +58,35 @@ JOURNAL = Steps(
 )
 
 
-async def migrate(conn: Any, steps: Steps) -> list[int]:
-    """Apply the steps not yet recorded; the versions applied now."""
+def migrate(conn: Any, steps: Steps) -> list[int]:
+    """Apply the steps not yet recorded, on a psycopg connection; the versions applied now."""
     applied: list[int] = []
-    async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
-        await conn.execute(
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK,))
+        conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations (store TEXT NOT NULL,"
             " version INTEGER NOT NULL, applied_at DOUBLE PRECISION NOT NULL,"
             " PRIMARY KEY (store, version))"
         )
-        cursor = await conn.execute(
+        rows = conn.execute(
             "SELECT version FROM schema_migrations WHERE store=%s", (steps.store,)
-        )
-        done = {row["version"] for row in await cursor.fetchall()}
+        ).fetchall()
+        done = {int(row[0]) for row in rows}
         for version, sql in enumerate(steps.sql, 1):
             if version in done:
                 continue
-            await conn.execute(sql)
-            await conn.execute(
+            conn.execute(sql)
+            conn.execute(
                 "INSERT INTO schema_migrations (store, version, applied_at) VALUES (%s, %s, %s)",
                 (steps.store, version, time.time()),
             )
             applied.append(version)
     return applied
+
+
+def migrate_dsn(dsn: str, steps: Steps) -> list[int]:
+    """``migrate`` on a connection of its own (the async journal runs it in a thread)."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        return migrate(conn, steps)

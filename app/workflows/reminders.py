@@ -45,5 +45,3 @@ def due_reminders(workflow: Workflow, values: forms.FormValues, today: date) -> 
         if reached:
             due.append(DueReminder(spec, min(reached), days_left))
     return due
-
-
