@@ -12,6 +12,7 @@ from . import __version__
 from .cli.admin import cmd_index, cmd_redeliver, cmd_remind, cmd_setup
 from .cli.common import DEFAULT_FORMS, parse_window
 from .cli.local import cmd_check_config, cmd_replay, cmd_serve
+from .cli.migrate import cmd_migrate_db
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +85,15 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"issue forms to check against the workflows (default {DEFAULT_FORMS})",
     )
     check.set_defaults(func=cmd_check_config)
+
+    move = sub.add_parser(
+        "migrate-db", help="copy a SQLite database's state to PostgreSQL (serve stopped)"
+    )
+    move.add_argument("--to", required=True, help="the target, a postgresql:// URL")
+    move.add_argument(
+        "--from", dest="source", help="the SQLite file (default $FLYWHEEL_DB or flywheel.db)"
+    )
+    move.set_defaults(func=cmd_migrate_db)
     return parser
 
 

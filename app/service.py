@@ -19,7 +19,9 @@ from .dashboard import pages as dashboard
 from .dashboard import setup
 from .github.app import GitHubApp
 from .handlers import build_router
-from .intake import redeliver, reminders, server
+from .intake import redeliver, reminders, replica, server
+from .intake.claims import ClaimingDispatcher
+from .intake.leadership import Leadership
 from .intake.processor import Processor
 from .intake.server import MAX_BODY_BYTES, STATE, AppState
 from .intake.worker import Dispatcher
@@ -117,16 +119,26 @@ def create_app(
             facts=state.facts,
             link_key=settings.link_key,
         )
-        state.dispatcher = Dispatcher(
-            state.journal,
-            state.processor,
-            metrics,
-            workers=settings.workers,
-            max_attempts=settings.max_attempts,
-            retry_for=settings.retry_for_seconds,
-            retry_max=settings.retry_max_seconds,
-            retry_base=settings.retry_base_seconds,
-        )
+        options = {
+            "workers": settings.workers,
+            "max_attempts": settings.max_attempts,
+            "retry_for": settings.retry_for_seconds,
+            "retry_max": settings.retry_max_seconds,
+            "retry_base": settings.retry_base_seconds,
+        }
+        if settings.database_url:  # one of several replicas: claim work from the journal
+            state.replica = await replica.join(state.journal, settings.database_url, caches)
+            state.dispatcher = ClaimingDispatcher(
+                state.journal,
+                state.processor,
+                metrics,
+                replica=state.replica.name,
+                lease=settings.lease_seconds,
+                notices=state.replica.notices,
+                **options,
+            )
+        else:
+            state.dispatcher = Dispatcher(state.journal, state.processor, metrics, **options)
         metrics.gauge(
             "flywheel_queue_depth",
             lambda: float(state.dispatcher.depth if state.dispatcher else 0),
@@ -134,15 +146,29 @@ def create_app(
         )
         if start_workers:
             await state.dispatcher.start()
-        background = _background_passes(state, caches) if start_workers else []
-        if state.index.meaning is not None:
-            background.append(asyncio.create_task(upgrade.run(state.index, progress)))
+
+        def passes() -> list[asyncio.Task[None]]:
+            tasks = _background_passes(state, caches) if start_workers else []
+            if state.index is not None and state.index.meaning is not None:
+                tasks.append(asyncio.create_task(upgrade.run(state.index, progress)))
+            return tasks
+
+        background: list[asyncio.Task[None]] = []
+        if settings.database_url:  # on exactly one replica at a time
+            state.leadership = Leadership(settings.database_url, passes)
+            state.leadership.start()
+        else:
+            background = passes()
         yield
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
+        if state.leadership is not None:
+            await state.leadership.stop()
         state.accepting = False
         await state.dispatcher.stop(settings.shutdown_grace_seconds)
+        if state.replica is not None:
+            await state.replica.stop()
         await state.session.close()
         await state.journal.close()
         state.index.close()

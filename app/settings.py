@@ -83,6 +83,9 @@ class Settings:
     db_path: Path = Path("flywheel.db")
     # FLYWHEEL_DB=postgresql://…: every store on that server instead of the SQLite file.
     database_url: str | None = field(default=None, repr=False)  # may hold a password
+    # Replicas on PostgreSQL: a replica that stops renewing its claims (it died) loses them
+    # after this long, and another runs them.
+    lease_seconds: float = 30.0
     port: int = 8080
     host: str = "0.0.0.0"
     force_dry_run: bool = False
@@ -197,6 +200,7 @@ class Settings:
             "retry_base_seconds": _seconds(env, "FLYWHEEL_RETRY_BASE", 2.0),
             "retry_for_seconds": _hours(env, "FLYWHEEL_RETRY_HOURS", 24.0) * 3600,
             "retry_max_seconds": _seconds(env, "FLYWHEEL_RETRY_MAX", 900.0),
+            "lease_seconds": _seconds(env, "FLYWHEEL_LEASE_SECONDS", 30.0),
             "app_id": app_id,
             "private_key": private_key,
             "webhook_secret": env.get("GITHUB_WEBHOOK_SECRET") or None,

@@ -1,6 +1,7 @@
 """The soak, long: one stream run fault-free and under faults with two SIGKILLs, compared.
 
     python bench/soak.py --deliveries 2000 [--fault-rate 0.3] [--seed 7]
+    python bench/soak.py --deliveries 600 --replicas 3   # on a throwaway PostgreSQL
 
 Prints deliveries, faults injected, retries, restarts, mismatches (must be 0),
 link drift, GitHub calls per delivery and wall time. See tests/soak.py.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import sys
 import tempfile
 from pathlib import Path
@@ -19,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests import postgres
 from tests.soak import soak
 
 
@@ -27,22 +30,42 @@ def main() -> int:
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--fault-rate", type=float, default=0.3)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="above 1: that many replicas on PostgreSQL (Debian's binaries), one of them killed",
+    )
     args = parser.parse_args()
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     ).decode()
-    with tempfile.TemporaryDirectory() as workdir:
+    with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+        database = None
+        if args.replicas > 1:
+            database = postgres.fresh_database(stack.enter_context(postgres.cluster()))
         report = asyncio.run(
-            soak(args.deliveries, key, Path(workdir), seed=args.seed, fault_rate=args.fault_rate)
+            soak(
+                args.deliveries,
+                key,
+                Path(workdir),
+                seed=args.seed,
+                fault_rate=args.fault_rate,
+                database=database,
+                replicas=args.replicas,
+            )
         )
+    taken_back = report.log_text.count("took back")
     rows = [
         ("deliveries in the stream", report.deliveries),
         ("HTTP posts (duplicates, redeliveries included)", report.sent),
         ("duplicates sent", report.duplicates),
         ("refused while down / redelivered", f"{report.refused_while_down} / {report.redelivered}"),
+        ("replicas (PostgreSQL above 1)", args.replicas),
         ("restarts after SIGKILL", report.restarts),
+        ("claims passed on after a kill (lease ran out)", taken_back),
         ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items()))),
         ("retries (journal attempts beyond the first)", report.retries),
         ("deliveries failed for good", report.failed),

@@ -53,6 +53,7 @@ STATUS = [
 ]  # fmt: skip
 RELATED_HEADING = "### Related requests"
 SHARED_NEED = "shared-need"
+SETTLE_QUIET = 0.5  # about what settle waits after the last work: three quiet looks, 0.2 s apart
 NEEDS_REPOS = ("example-org/support", "example-org/infrastructure", "example-org/partners")
 
 
@@ -398,6 +399,10 @@ class AppProcess:
                 await asyncio.sleep(0.025)
         raise RuntimeError(f"flywheel did not start:\n{self.log_path.read_text()[-3000:]}")
 
+    @property
+    def up(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
     def kill(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
@@ -427,6 +432,7 @@ class SoakReport:
     failed: int = 0  # deliveries the journal gave up on
     github_calls: int = 0
     wall_seconds: float = 0.0
+    applied_seconds: float = 0.0  # from the first delivery sent until all was applied
     mismatches: list[str] = field(default_factory=list)
     link_drift: list[str] = field(default_factory=list)  # issues whose related list differs
     log_text: str = ""
@@ -442,7 +448,9 @@ class SoakReport:
         return self.clean_calls / self.deliveries if self.deliveries else 0.0
 
 
-def app_env(fake_url: str, private_key: str, workdir: Path) -> dict[str, str]:
+def app_env(
+    fake_url: str, private_key: str, workdir: Path, database: str | None = None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "FLYWHEEL_"))}
     env.update(
         {
@@ -450,7 +458,8 @@ def app_env(fake_url: str, private_key: str, workdir: Path) -> dict[str, str]:
             "GITHUB_PRIVATE_KEY": private_key,
             "GITHUB_WEBHOOK_SECRET": SOAK_SECRET,
             "GITHUB_API_URL": fake_url,
-            "FLYWHEEL_DB": str(workdir / "flywheel.db"),
+            "FLYWHEEL_DB": database or str(workdir / "flywheel.db"),
+            "FLYWHEEL_LEASE_SECONDS": "3",  # a killed replica's claims pass on soon
             "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
             "FLYWHEEL_GITHUB_TIMEOUT": "1",
             "FLYWHEEL_RETRY_BASE": "0.2",
@@ -470,23 +479,33 @@ async def run_stream(
     kills: tuple[int, ...] = (),
     down_for: int = 3,
     settle_timeout: float | None = None,
+    database: str | None = None,
+    replicas: int = 1,
+    latency: float = 0.0,
+    workers: int = 8,
 ) -> tuple[FakeGitHub, SoakReport]:
     """Send the stream to a fresh app and fake; return the fake once everything settled.
 
     The stream is sent faster than a faulty GitHub lets the app apply it, so
     the backlog at the end grows with the stream: the wait for it does too.
+    With ``replicas`` (on a PostgreSQL ``database``), deliveries are spread over
+    them as a load balancer would, and a kill takes down one replica while the
+    others go on receiving (nothing is refused; its claims pass on).
     """
     settle_timeout = settle_timeout or 120.0 + 0.5 * len(plan.steps)
     workdir.mkdir(parents=True, exist_ok=True)
     fake = FakeGitHub()
     fake.rate_limit = 1_000_000  # hours of an organisation's traffic in minutes
+    fake.latency = latency  # seconds each call takes (bench/replicas.py: 50 ms)
     build_world(fake)
     runner = web.AppRunner(fake.app, access_log=None)
     await runner.setup()
     fake_port = free_port()
     await web.TCPSite(runner, "127.0.0.1", fake_port).start()
     fake_url = f"http://127.0.0.1:{fake_port}"
-    app = AppProcess(app_env(fake_url, private_key, workdir), workdir / "flywheel.log")
+    env = app_env(fake_url, private_key, workdir, database) | {"FLYWHEEL_WORKERS": str(workers)}
+    apps = [AppProcess(env, workdir / f"flywheel-{i}.log") for i in range(replicas)]
+    app = apps[0]  # the one killed and started again
     report = SoakReport(deliveries=len(plan.steps))
     run = Run(fake)
     bodies: dict[str, tuple[str, bytes]] = {}
@@ -504,8 +523,10 @@ async def run_stream(
                 "X-Hub-Signature-256": sign(body),
             }
             report.sent += 1
+            live = [a for a in apps if a.up] or [app]
+            target = live[report.sent % len(live)]  # round robin, as a load balancer
             try:
-                async with session.post(app.url + "/webhook", data=body, headers=headers) as r:
+                async with session.post(target.url + "/webhook", data=body, headers=headers) as r:
                     status = r.status
             except (aiohttp.ClientError, TimeoutError, OSError):
                 status = 0
@@ -529,12 +550,13 @@ async def run_stream(
         echoes = Echoes(fake, echo)
 
         fake.resend = resend
-        await app.start()
+        await asyncio.gather(*(a.start() for a in apps))
         fake.random_fault_rate = fault_rate
         fake.random_fault_mix = {"status": 0.67, "secondary": 0.2, "slow": 0.13}
         fake.slow_delay = 1.5  # past the app's 1 s client timeout
         down_until = -1
         duplicates = set(plan.duplicates)
+        sending = time.monotonic()
         for n, step in enumerate(plan.steps):
             if n in kills:
                 app.kill()
@@ -542,7 +564,8 @@ async def run_stream(
                 down_until = n + down_for
             if n == down_until:
                 await app.start()
-                await redeliver_cli(app.env)
+                if replicas == 1:  # alone, it refused deliveries while down
+                    await redeliver_cli(app.env)
             payload = step.make(run)
             bodies[step.delivery_id] = (step.event, json.dumps(payload).encode())
             status = await send(step.delivery_id)
@@ -555,14 +578,15 @@ async def run_stream(
             await app.start()
             await redeliver_cli(app.env)
         await settle(app, session, fake, settle_timeout, echoes)
+        report.applied_seconds = time.monotonic() - sending - SETTLE_QUIET
         fake.random_fault_rate = 0.0
-        await app.stop()
+        await asyncio.gather(*(a.stop() for a in apps))
     await runner.cleanup()
     report.wall_seconds = time.monotonic() - started
     report.faults = dict(fake.faults_injected)
     report.github_calls = len(fake.calls)
-    report.retries, report.failed = journal_figures(workdir / "flywheel.db")
-    report.log_text = app.log_path.read_text(errors="replace")
+    report.retries, report.failed = journal_figures(database or workdir / "flywheel.db")
+    report.log_text = "".join(a.log_path.read_text(errors="replace") for a in apps)
     return fake, report
 
 
@@ -595,7 +619,7 @@ async def settle(
     answered."""
     deadline = time.monotonic() + timeout
     quiet = 0
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline:  # quiet three looks in a row: SETTLE_QUIET seconds
         async with session.get(app.url + "/healthz") as r:
             health = await r.json()
         busy = health["journal"]["depth"] or fake.resending or (echoes and echoes.pending)
@@ -606,11 +630,19 @@ async def settle(
     raise TimeoutError(f"the app did not settle in {timeout:.0f} s: {health}")
 
 
-def journal_figures(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(db) as conn:
-        retries = conn.execute("SELECT COALESCE(SUM(attempts - 1), 0) FROM deliveries").fetchone()
-        failed = conn.execute("SELECT COUNT(*) FROM deliveries WHERE state='failed'").fetchone()
-    return int(retries[0]), int(failed[0])
+def journal_figures(db: Path | str) -> tuple[int, int]:
+    """Extra attempts, and deliveries given up on, as the journal (either engine) says."""
+    retries_sql = "SELECT COALESCE(SUM(attempts - 1), 0) FROM deliveries"
+    failed_sql = "SELECT COUNT(*) FROM deliveries WHERE state='failed'"
+    if isinstance(db, str):
+        import psycopg
+
+        with psycopg.connect(db) as pg:
+            retries, failed = (pg.execute(q).fetchone() for q in (retries_sql, failed_sql))
+    else:
+        with sqlite3.connect(db) as conn:
+            retries, failed = (conn.execute(q).fetchone() for q in (retries_sql, failed_sql))
+    return int(retries[0]), int(failed[0])  # type: ignore[index]
 
 
 def differences(expected: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -649,13 +681,22 @@ async def soak(
     *,
     seed: int = 7,
     fault_rate: float = 0.3,
+    database: str | None = None,
+    replicas: int = 1,
 ) -> SoakReport:
-    """The whole proof: a fault-free run, a run under faults and two kills, compared."""
+    """The whole proof: a fault-free run (one process on SQLite), a run under faults and
+    two kills (of the one process, or of one of ``replicas`` on PostgreSQL), compared."""
     plan = make_stream(count, seed)
     clean, clean_report = await run_stream(plan, private_key, workdir / "clean")
     kills = (count // 3, 2 * count // 3)
     faulty, report = await run_stream(
-        plan, private_key, workdir / "faulty", fault_rate=fault_rate, kills=kills
+        plan,
+        private_key,
+        workdir / "faulty",
+        fault_rate=fault_rate,
+        kills=kills,
+        database=database,
+        replicas=replicas,
     )
     expected = _set_apart_linking(clean.snapshot(), clean)
     actual = _set_apart_linking(faulty.snapshot(), faulty)

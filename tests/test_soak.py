@@ -30,3 +30,20 @@ async def test_a_longer_stream_under_faults_ends_as_the_fault_free_one(
     report = await soak(150, private_key, tmp_path, seed=5, fault_rate=0.3)
     assert report.mismatches == [], "\n".join(report.mismatches)
     assert report.failed == 0 and report.restarts == 2
+
+
+async def test_three_replicas_on_postgresql_with_one_killed_end_as_one_process_does(
+    private_key: str, tmp_path: Path, postgres_dsn: str
+) -> None:
+    """Three ``flywheel serve`` on one PostgreSQL database, deliveries spread over them, one
+    SIGKILLed twice mid-stream (its claims pass on after the lease): the same final GitHub
+    state as one fault-free process on SQLite."""
+    report = await soak(
+        40, private_key, tmp_path, seed=11, fault_rate=0.3, database=postgres_dsn, replicas=3
+    )
+    assert report.mismatches == [], "\n".join(report.mismatches)
+    assert report.failed == 0 and report.restarts == 2
+    assert report.refused_while_down == 0, "the other replicas kept receiving"
+    assert sum(report.faults.values()) > 20 and report.retries > 0
+    assert report.log_text.count("runs the periodic passes") >= 1
+    assert SOAK_SECRET not in report.log_text and "PRIVATE KEY" not in report.log_text

@@ -12,6 +12,8 @@ the data of those that worked beside the errors of those that did not.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +34,7 @@ MUTATIONS: dict[str, tuple[str, str]] = {
 }
 OPERATION = "FlywheelWrites"
 GATHER_TURNS = 3  # event-loop turns a write waits for the plan's other writes to join it
+COMING_WAIT = 0.05  # seconds a batch waits at most for writes announced as coming
 MAX_MUTATIONS = 20  # per document: GitHub's secondary limits favour small documents
 
 
@@ -67,7 +70,25 @@ class MutationBatch:
         self.gh = gh
         self._pending: list[_Pending] = []
         self._flush: asyncio.Task[None] | None = None
+        self._coming = 0
+        self._arrived = asyncio.Event()
         self.documents = 0  # requests sent
+
+    def announce(self) -> Callable[[], None]:
+        """A write that will join after a short wait of its own (a lock shared by replicas,
+        a database round trip away): the batch holds for it, ``COMING_WAIT`` at most. Call
+        what this returns once it is ready to join, or will not write."""
+        self._coming += 1
+        ready = False
+
+        def arrived() -> None:
+            nonlocal ready
+            if not ready:
+                ready = True
+                self._coming -= 1
+                self._arrived.set()
+
+        return arrived
 
     async def run(self, kind: str, input: dict[str, Any]) -> dict[str, Any]:
         """The mutation's own answer (its alias's data); raises what its failure means."""
@@ -80,6 +101,14 @@ class MutationBatch:
     async def _send_soon(self) -> None:
         for _ in range(GATHER_TURNS):
             await asyncio.sleep(0)
+        if self._coming:
+            deadline = asyncio.get_running_loop().time() + COMING_WAIT
+            while self._coming and (left := deadline - asyncio.get_running_loop().time()) > 0:
+                self._arrived.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._arrived.wait(), left)
+            for _ in range(GATHER_TURNS):  # the writes now ready take a few turns to join
+                await asyncio.sleep(0)
         while self._pending:
             batch, self._pending = self._pending[:MAX_MUTATIONS], self._pending[MAX_MUTATIONS:]
             await self._send(batch)

@@ -27,7 +27,7 @@ from ..github.errors import TransientGitHubError, classify
 from ..github.permissions import PermissionChecker
 from ..linking.index import RequestIndex
 from ..plan.actions import DryRunExecutor, IssueRef, PlanApplier, UpsertComment
-from ..plan.comments import Caches, CommentLists, CommentWrites
+from ..plan.comments import LABEL_REMOVED, Caches, CommentLists, CommentWrites
 from ..plan.context import HandlerContext, ignored_sender
 from ..plan.executor import Executor
 from ..store.delivery import Delivery
@@ -172,16 +172,21 @@ class Processor:
             # what an `issues` event noted (a title edited, a close), only fill a gap.
             self.facts.workflow_issue(fact, replace=event.event == "issues")
 
-    def _note_payload(self, delivery: Delivery, data: dict[str, Any]) -> None:
+    async def _note_payload(self, delivery: Delivery, data: dict[str, Any]) -> None:
         """What the payload tells the caches: the issue's GitHub id (for batched writes), and
-        a label someone took off (so that our record of having added it is forgotten)."""
+        a label someone took off (so that our record of having added it is forgotten, here
+        and, with replicas, by the others before they run this issue's next delivery)."""
         issue = data.get("issue")
         if delivery.repo is None or delivery.issue_number is None or not isinstance(issue, dict):
             return
         ref = IssueRef(delivery.repo, delivery.issue_number)
         self.caches.note_node_id(ref, issue.get("node_id"))
         if delivery.event == "issues" and data.get("action") == "unlabeled":
-            self.caches.label_removed(ref, str((data.get("label") or {}).get("name", "")))
+            name = str((data.get("label") or {}).get("name", ""))
+            self.caches.label_removed(ref, name)
+            if self.caches.announce is not None:
+                body = {"repo": ref.repo, "number": ref.number, "name": name}
+                await self.caches.announce(LABEL_REMOVED, body)
 
     async def app_login(self) -> str:
         if self._app_login is None:
@@ -216,7 +221,7 @@ class Processor:
             link_key=self.link_key,
             app_login=await self.app_login(),
         )
-        self._note_payload(delivery, event.data)
+        await self._note_payload(delivery, event.data)
         fresh = new_issue_without_comments(delivery, event.data, self.caches.comment_writes)
         if fresh is not None:
             ctx.comments.known_empty(fresh)

@@ -28,7 +28,9 @@ from ..settings import Settings
 from ..store.delivery import Delivery
 from ..store.facts import Facts
 from ..store.journal import Journal
+from .leadership import Leadership
 from .processor import Processor
+from .replica import Replica
 from .worker import Dispatcher
 
 log = logging.getLogger("flywheel.server")
@@ -53,6 +55,8 @@ class AppState:
     linking_progress: Progress | None = None  # how far the index's vectors got
     accepting: bool = True
     started_at: float = field(default_factory=time.time)
+    replica: Replica | None = None  # one of several on PostgreSQL
+    leadership: Leadership | None = None
 
     @property
     def mode(self) -> str:
@@ -218,12 +222,21 @@ async def healthz(request: web.Request) -> web.Response:
             "journal": journal,
             "workflows": sorted(state.config.workflows),
             "github": _rate_limits(state),
+            **_replica(state),
             "linking": {
                 **state.linking,
                 **({"vectors": progress.as_dict()} if (progress := state.linking_progress) else {}),
             },
         }
     )
+
+
+def _replica(state: AppState) -> dict[str, object]:
+    """With replicas: which one answered, and whether it runs the periodic passes."""
+    if state.replica is None:
+        return {}
+    leading = state.leadership is not None and state.leadership.leading
+    return {"replica": {"name": state.replica.name, "runs_periodic_passes": leading}}
 
 
 async def metrics_page(request: web.Request) -> web.Response:

@@ -207,12 +207,17 @@ class Dispatcher:
         ):
             return await self._attempt(delivery)
 
-    async def _attempt(self, delivery: Delivery) -> str:
+    async def _begin(self, delivery: Delivery) -> int:
+        """Mark the delivery running in the journal; which attempt this is."""
         attempt = self._attempts.get(delivery.id, 0) + 1
         self._attempts[delivery.id] = attempt
+        await self._journal.start(delivery.id)
+        return attempt
+
+    async def _attempt(self, delivery: Delivery) -> str:
+        attempt = await self._begin(delivery)
         started = time.monotonic()
         extra = {"delivery": delivery.id}
-        await self._journal.start(delivery.id)
         outcome: dict[str, Any] | None = None
         try:
             # The processor sees how many attempts came before: a retry must not trust

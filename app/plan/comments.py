@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import cachetools
@@ -20,6 +20,8 @@ from ..github.client import GitHubClient
 from ..github.errors import PermanentGitHubError, TransientGitHubError
 from ..workflows import markers
 from .actions import IssueRef
+
+LABEL_REMOVED = "label_removed"
 
 
 class Caches:
@@ -55,6 +57,13 @@ class Caches:
         self.node_ids: cachetools.LRUCache[IssueRef, str] = cachetools.LRUCache(maxsize=65536)
         self.reported: set[str] = set()
         self.comment_writes = CommentWrites()
+        # Replicas: tells the others of a change to what they keep here (notices.py).
+        self.announce: Callable[[str, dict[str, Any]], Awaitable[None]] | None = None
+
+    def heard(self, kind: str, body: Mapping[str, Any]) -> None:
+        """Another replica's announcement (``announce``) applied to this one's caches."""
+        if kind == LABEL_REMOVED:
+            self.label_removed(IssueRef(str(body["repo"]), int(body["number"])), str(body["name"]))
 
     async def board(self, gh: GitHubClient, owner: str, number: int) -> projects.Board:
         key = (owner.lower(), number)

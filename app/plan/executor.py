@@ -112,22 +112,32 @@ class Executor:
         return await self._comments.get(self.gh, issue)
 
     async def _comment(self, action: UpsertComment) -> ActionResult:
-        async with self.caches.comment_writes.lock(action.issue):
-            try:
-                result = await self._upsert_comment(action)
-            except CommentConflict:
-                raise
-            except Exception:
-                # A write whose answer never came may still have landed (a late
-                # answer, a dropped connection): every list read before it,
-                # this delivery's included, may now be missing a comment.
-                self._comments.may_have_written(action.issue)
-                raise
-            if result.status == "applied":
-                self._comments.wrote(action.issue)
-            if self._facts is not None:
-                self._facts.comment(action.issue.repo, action.issue.number, action.key, action.data)
-            return result
+        # Taking the lock may cost a round trip (replicas share it): the plan's batch of
+        # writes holds for this comment meanwhile, so they still go as one request.
+        ready = self._batch.announce()
+        try:
+            async with self.caches.comment_writes.lock(action.issue):
+                ready()
+                return await self._comment_locked(action)
+        finally:
+            ready()
+
+    async def _comment_locked(self, action: UpsertComment) -> ActionResult:
+        try:
+            result = await self._upsert_comment(action)
+        except CommentConflict:
+            raise
+        except Exception:
+            # A write whose answer never came may still have landed (a late
+            # answer, a dropped connection): every list read before it,
+            # this delivery's included, may now be missing a comment.
+            self._comments.may_have_written(action.issue)
+            raise
+        if result.status == "applied":
+            self._comments.wrote(action.issue)
+        if self._facts is not None:
+            self._facts.comment(action.issue.repo, action.issue.number, action.key, action.data)
+        return result
 
     async def _upsert_comment(self, action: UpsertComment) -> ActionResult:
         described = action.describe()

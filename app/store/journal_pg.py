@@ -43,11 +43,14 @@ def _pg(sql: str) -> str:
     return sql.replace("%", "%%").replace("?", "%s")
 
 
+DELIVERIES_CHANNEL = "flywheel_deliveries"
+
+
 class PgJournal(JournalQueries):
     LISTED = LISTED_PG
     PRIVATE = PRIVATE_PG
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 24) -> None:
         self.dsn = dsn
         self._pool = AsyncConnectionPool(
             dsn,
@@ -61,6 +64,11 @@ class PgJournal(JournalQueries):
     async def open(self) -> None:
         await asyncio.to_thread(migrate_dsn, self.dsn, JOURNAL)
         await self._pool.open(wait=True, timeout=30)
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        """Shared with what else a replica keeps here (the comment clock, notices)."""
+        return self._pool
 
     async def close(self) -> None:
         await self._pool.close()
@@ -88,10 +96,11 @@ class PgJournal(JournalQueries):
 
     async def record(self, delivery: Delivery) -> Delivery | None:
         """Store a delivery durably; None when its id was journaled before."""
-        rows = await self._execute(
-            "INSERT INTO deliveries (id, event, action, installation_id, repo, issue_number,"
-            " lane, payload, received_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
-            " ON CONFLICT (id) DO NOTHING RETURNING seq",
+        rows = await self._execute(  # and wake the other replicas (LISTEN deliveries)
+            "WITH stored AS (INSERT INTO deliveries (id, event, action, installation_id, repo,"
+            " issue_number, lane, payload, received_at) VALUES (%s,%s,%s,%s,%s,%s,%s,%s,%s)"
+            " ON CONFLICT (id) DO NOTHING RETURNING seq)"
+            f" SELECT seq, pg_notify('{DELIVERIES_CHANNEL}', '') FROM stored",
             (
                 delivery.id,
                 delivery.event,
@@ -180,6 +189,15 @@ class PgJournal(JournalQueries):
         rows = await self._execute(
             "UPDATE deliveries SET lease_until=%s WHERE claimed_by=%s AND state=%s RETURNING seq",
             (time.time() + lease, replica, RUNNING),
+        )
+        return len(rows)
+
+    async def release(self, replica: str) -> int:
+        """A replica stopping hands its unfinished claims back at once (no lease to wait)."""
+        rows = await self._execute(
+            "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
+            " WHERE claimed_by=%s AND state=%s RETURNING seq",
+            (PENDING, replica, RUNNING),
         )
         return len(rows)
 

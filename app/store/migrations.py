@@ -54,6 +54,15 @@ JOURNAL = Steps(
         ALTER TABLE deliveries ADD COLUMN IF NOT EXISTS lease_until DOUBLE PRECISION;
         CREATE INDEX IF NOT EXISTS deliveries_lane ON deliveries (lane, seq);
         """,
+        # What replicas tell each other: the moment of each issue's last comment write
+        # (a shared clock: conflicts across replicas are seen), and numbered notices.
+        """
+        CREATE SEQUENCE IF NOT EXISTS comment_moments;
+        CREATE SEQUENCE IF NOT EXISTS replica_notices;
+        CREATE TABLE IF NOT EXISTS comment_clock (
+            issue TEXT PRIMARY KEY, moment BIGINT NOT NULL
+        );
+        """,
     ),
 )
 

@@ -1,0 +1,138 @@
+"""Replicas on one PostgreSQL database share the work by claiming it from the journal.
+
+A replica does not run what it received: every delivery is journaled, and
+every replica's claim loop takes deliveries due now, each the oldest
+unfinished one of its issue (``PgJournal.claim``, ``FOR UPDATE SKIP LOCKED``),
+so one issue's deliveries apply in arrival order whichever replica runs them,
+and a replica with free workers takes on what a busy one received. A claim is
+a lease the replica renews while it runs; a replica that dies (SIGKILL, a lost
+node) stops renewing, and once its lease runs out any replica hands the work
+on. A replica stopping normally hands its unfinished claims back at once.
+
+Retries are the journal's: a delivery postponed for a retry is pending with a
+time, and holds back its issue's later deliveries until it is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+from ..store.delivery import Delivery
+from .notices import Notices
+from .worker import Dispatcher
+
+log = logging.getLogger("flywheel.claims")
+
+POLL_SECONDS = 0.5  # for a retry falling due, or a lane another replica just freed
+
+
+class ClaimingDispatcher(Dispatcher):
+    def __init__(
+        self,
+        journal: Any,
+        process: Any,
+        metrics: Any,
+        *,
+        replica: str,
+        lease: float = 30.0,
+        notices: Notices | None = None,
+        **options: Any,
+    ) -> None:
+        super().__init__(journal, process, metrics, **options)
+        self.replica, self.lease, self._notices = replica, lease, notices
+        self._running: set[asyncio.Task[str]] = set()
+        self._wake = asyncio.Event()
+        self._released_at = 0.0
+        if notices is not None:
+            notices.on_delivery.append(self._wake.set)
+
+    @property
+    def depth(self) -> int:
+        return len(self._running)
+
+    async def start(self) -> int:
+        if self._workers == 0:
+            return 0
+        self._loops = [
+            asyncio.create_task(self._claim_forever()),
+            asyncio.create_task(self._renew_forever()),
+        ]
+        return 0
+
+    def submit(self, delivery: Delivery) -> None:
+        """Journaled already: whichever replica has a free worker claims it."""
+        if not self._stopping:
+            self._idle.clear()
+            self._wake.set()
+
+    async def stop(self, grace: float) -> None:
+        self._stopping = True
+        for loop_task in self._loops:
+            loop_task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        if self._running:
+            _done, left = await asyncio.wait(self._running, timeout=grace)
+            for task in left:
+                task.cancel()
+            await asyncio.gather(*left, return_exceptions=True)
+        try:
+            handed = await self._journal.release(self.replica)
+        except Exception as exc:  # the database is gone: the leases run out instead
+            log.warning("could not hand back this replica's claims: %s", exc)
+            return
+        if handed:
+            log.info("handed %d unfinished deliveries back to the other replicas", handed)
+
+    # -- internals -------------------------------------------------------------------
+
+    async def _begin(self, delivery: Delivery) -> int:
+        return delivery.attempts  # the claim counted the attempt and marked it running
+
+    async def _claim_forever(self) -> None:
+        while True:
+            self._wake.clear()  # before claiming: a wake while claiming is not lost
+            try:
+                await self._claim_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database restarting: claim again shortly
+                log.warning("claiming deliveries failed: %s", exc)
+                await asyncio.sleep(1.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+
+    async def _claim_once(self) -> None:
+        now = time.monotonic()
+        if now - self._released_at > self.lease / 3:
+            self._released_at = now
+            handed = await self._journal.release_expired()
+            if handed:
+                log.warning("took back %d deliveries from a replica that stopped", handed)
+        free = self._workers - len(self._running)
+        claimed = (
+            await self._journal.claim(self.replica, lease=self.lease, limit=free) if free else []
+        )
+        if claimed and self._notices is not None:
+            await self._notices.caught_up()
+        for delivery in claimed:
+            task = asyncio.create_task(self._run(delivery))
+            self._running.add(task)
+            task.add_done_callback(self._finished)
+        if not claimed and not self._running:
+            self._idle.set()
+
+    def _finished(self, task: asyncio.Task[str]) -> None:
+        self._running.discard(task)
+        self._wake.set()  # a worker is free, and its issue's next delivery may be due
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease / 3)
+            try:
+                await self._journal.extend(self.replica, lease=self.lease)
+            except Exception as exc:
+                log.warning("renewing this replica's claims failed: %s", exc)

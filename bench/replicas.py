@@ -1,0 +1,129 @@
+"""Replicas on PostgreSQL: deliveries applied per second with 1, 2 and 3 replicas, and intake.
+
+    python bench/replicas.py [--deliveries 400] [--seconds 5]
+
+Part one: the soak's stream of deliveries (openings of every workflow, community
+requests, edits, labels, commands, duplicates; GitHub's echoes of our writes
+included) sent as fast as each is answered, spread round robin over N
+``flywheel serve`` processes on one throwaway PostgreSQL database, with the fake
+GitHub answering every call after 50 ms. Measured from the first delivery sent
+until the journal is empty: deliveries applied per second. One process on SQLite
+runs the same stream first: the baseline of the same run.
+
+Part two: intake alone (workers off), wrk with 32 connections against one
+process journaling to SQLite and one journaling to PostgreSQL (bench/intake.py's
+load and signed body).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import hmac
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from intake import SECRET, free_port, payload, run_wrk, wait_for
+
+from tests import postgres
+from tests.soak import make_stream, run_stream
+
+LATENCY = 0.05
+
+
+def private_key() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+
+
+async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[str, int, float, int]]:
+    """(engine, replicas, deliveries applied per second, GitHub calls) per configuration."""
+    plan, key = make_stream(count, seed=3), private_key()
+    rows = []
+    for engine, replicas in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2),
+                             ("postgresql", 3)):  # fmt: skip
+        database = postgres.fresh_database(cluster) if engine == "postgresql" else None
+        fake, report = await run_stream(
+            plan, key, workdir / f"{engine}-{replicas}", database=database,
+            replicas=replicas, latency=LATENCY,
+        )  # fmt: skip
+        rate = report.deliveries / report.applied_seconds
+        rows.append((engine, replicas, rate, len(fake.calls)))
+        print(f"  {engine} x{replicas}: {rate:.1f} deliveries/s", file=sys.stderr)
+    return rows
+
+
+def intake(cluster: str, workdir: Path, seconds: int) -> list[tuple[str, dict[str, float]]]:
+    body = payload(5 * 1024)
+    body_file = workdir / "body.json"
+    body_file.write_bytes(body)
+    signature = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    found = []
+    for engine in ("sqlite", "postgresql"):
+        db = postgres.fresh_database(cluster) if engine == "postgresql" else str(workdir / "i.db")
+        port = free_port()
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": str(ROOT),
+            "GITHUB_WEBHOOK_SECRET": SECRET,
+            "FLYWHEEL_DB": db,
+            "FLYWHEEL_WORKERS": "0",
+            "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
+            "FLYWHEEL_EMBEDDING_MODEL": "off",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "app", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--log-level", "WARNING"],
+            env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_for(port, 60)
+            found.append((engine, run_wrk(port, body_file, signature, seconds, 32)))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deliveries", type=int, default=400)
+    parser.add_argument("--seconds", type=int, default=5)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, postgres.cluster() as cluster:
+        rows = asyncio.run(applied(args.deliveries, cluster, Path(tmp)))
+        loads = intake(cluster, Path(tmp), args.seconds) if shutil.which("wrk") else []
+    base = rows[0][2]
+    print(f"\ndeliveries applied, {args.deliveries} in the stream, fake GitHub at 50 ms a call\n")
+    print("| engine | replicas | deliveries/s | vs one SQLite process | GitHub calls |")
+    print("|---|---|---|---|---|")
+    for engine, replicas, rate, calls in rows:
+        print(f"| {engine} | {replicas} | {rate:.1f} | {rate / base:.2f} | {calls} |")
+    if not loads:
+        print("\n(intake skipped: apt-get install -y wrk)")
+        return
+    print("\nintake alone (workers off), 5 KB deliveries, wrk with 32 connections\n")
+    print("| journal | req/s | p50 ms | p99 ms | vs SQLite |")
+    print("|---|---|---|---|---|")
+    first = loads[0][1]["rps"]
+    for engine, r in loads:
+        print(f"| {engine} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | "
+              f"{r['rps'] / first:.2f} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

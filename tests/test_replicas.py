@@ -1,0 +1,196 @@
+"""Replicas on one PostgreSQL database: claims keep each issue in order, a dead replica's work
+passes on, one replica leads the periodic passes, and comment writes see each other."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from app.intake.claims import ClaimingDispatcher
+from app.intake.leadership import Leadership
+from app.intake.replica import Replica, join
+from app.observe.metrics import standard_metrics
+from app.plan.actions import IssueRef
+from app.plan.comments import LABEL_REMOVED, Caches, CommentConflict, CommentLists
+from app.store.delivery import Delivery
+from app.store.journal_pg import PgJournal
+from tests.test_storage_contract import delivery
+
+ISSUE = IssueRef("example-org/hubs", 7)
+
+
+@pytest.fixture
+async def journals(postgres_dsn: str) -> AsyncIterator[list[PgJournal]]:
+    stores = [PgJournal(postgres_dsn), PgJournal(postgres_dsn)]
+    for store in stores:
+        await store.open()
+    yield stores
+    for store in stores:
+        await store.close()
+
+
+async def replicas(journals: list[PgJournal], dsn: str) -> list[tuple[Replica, Caches]]:
+    joined = []
+    for store in journals:
+        caches = Caches()
+        joined.append((await join(store, dsn, caches), caches))
+    return joined
+
+
+async def test_a_comment_another_replica_wrote_since_our_list_is_a_conflict(
+    journals: list[PgJournal], postgres_dsn: str
+) -> None:
+    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
+    try:
+        lists_a = CommentLists(caches_a.comment_writes)
+        lists_a.known_empty(ISSUE)  # replica A's delivery "listed" the issue's comments
+        async with caches_b.comment_writes.lock(ISSUE):  # replica B writes a comment there
+            CommentLists(caches_b.comment_writes).wrote(ISSUE)
+        async with caches_a.comment_writes.lock(ISSUE):
+            with pytest.raises(CommentConflict):
+                await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
+        # Its retry lists again, counting from what it now knows: no conflict.
+        again = CommentLists(caches_a.comment_writes)
+        again.known_empty(ISSUE)
+        async with caches_a.comment_writes.lock(ISSUE):
+            assert await again.current(None, ISSUE) == []  # type: ignore[arg-type]
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_comment_writes_on_one_issue_wait_for_each_other_across_replicas(
+    journals: list[PgJournal], postgres_dsn: str
+) -> None:
+    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
+    order: list[str] = []
+
+    async def write(name: str, caches: Caches) -> None:
+        async with caches.comment_writes.lock(ISSUE):
+            order.append(f"{name} in")
+            await asyncio.sleep(0.1)
+            order.append(f"{name} out")
+
+    try:
+        await asyncio.gather(write("a", caches_a), write("b", caches_b))
+        assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_label_removed_on_one_replica_is_forgotten_by_the_others_before_they_claim(
+    journals: list[PgJournal], postgres_dsn: str
+) -> None:
+    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
+    try:
+        caches_a.labels_added[ISSUE] = {"needs: info", "onboarding"}
+        assert caches_b.announce is not None
+        await caches_b.announce(
+            LABEL_REMOVED, {"repo": ISSUE.repo, "number": ISSUE.number, "name": "needs: info"}
+        )
+        await a.notices.caught_up()  # what a claim waits for
+        assert caches_a.labels_added[ISSUE] == {"onboarding"}
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_exactly_one_replica_runs_the_periodic_passes_and_another_takes_over(
+    postgres_dsn: str,
+) -> None:
+    running: list[str] = []
+
+    def passes(name: str) -> Any:
+        def start() -> list[asyncio.Task[None]]:
+            running.append(name)
+            return []
+
+        return start
+
+    first = Leadership(postgres_dsn, passes("first"), every=0.1)
+    second = Leadership(postgres_dsn, passes("second"), every=0.1)
+    first.start()
+    await asyncio.sleep(0.5)
+    second.start()
+    await asyncio.sleep(0.5)
+    assert running == ["first"] and first.leading and not second.leading
+    await first.stop()  # the leader dies: its connection, and the lock, go with it
+    for _ in range(50):
+        if second.leading:
+            break
+        await asyncio.sleep(0.1)
+    assert running == ["first", "second"] and second.leading
+    await second.stop()
+
+
+async def test_replicas_share_the_deliveries_and_keep_each_issue_in_order(
+    journals: list[PgJournal],
+) -> None:
+    seen: list[tuple[str, str, int]] = []  # (replica, delivery, issue)
+
+    def processor(name: str) -> Any:
+        async def process(d: Delivery) -> dict[str, Any]:
+            await asyncio.sleep(0.02)
+            seen.append((name, d.id, int(d.issue_number or 0)))
+            return {}
+
+        return process
+
+    dispatchers = [
+        ClaimingDispatcher(store, processor(name), standard_metrics(), replica=name, workers=4)
+        for store, name in zip(journals, ("a", "b"), strict=True)
+    ]
+    for dispatcher in dispatchers:
+        await dispatcher.start()
+    for n in range(1, 41):  # four issues, ten deliveries each, received by either replica
+        stored = await journals[n % 2].record(delivery(n, issue=n % 4 + 1))
+        assert stored is not None
+        dispatchers[n % 2].submit(stored)
+    for _ in range(200):
+        if len(seen) == 40:
+            break
+        await asyncio.sleep(0.05)
+    for dispatcher in dispatchers:
+        await dispatcher.stop(1.0)
+    assert sorted(d for _, d, _ in seen) == sorted(f"d-{n}" for n in range(1, 41))
+    for issue in range(1, 5):
+        mine = [int(d[2:]) for _, d, i in seen if i == issue]
+        assert mine == sorted(mine), f"issue {issue} out of order: {mine}"
+    assert {name for name, _, _ in seen} == {"a", "b"}
+    assert (await journals[0].counts())["done"] == 40
+
+
+async def test_a_dead_replicas_delivery_is_finished_by_another(journals: list[PgJournal]) -> None:
+    started = asyncio.Event()
+    done: list[str] = []
+
+    async def hangs(d: Delivery) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(3600)  # killed before it finishes
+        return {}
+
+    async def works(d: Delivery) -> dict[str, Any]:
+        done.append(f"{d.id} attempt {d.attempts + 1}")
+        return {}
+
+    dying = ClaimingDispatcher(journals[0], hangs, standard_metrics(), replica="dying", lease=0.6)
+    await dying.start()
+    stored = await journals[0].record(delivery(1))
+    assert stored is not None
+    dying.submit(stored)
+    await asyncio.wait_for(started.wait(), 5)
+    for task in [*dying._loops, *dying._running]:  # SIGKILL: no stop, no hand-back
+        task.cancel()
+    alive = ClaimingDispatcher(journals[1], works, standard_metrics(), replica="alive", lease=0.6)
+    await alive.start()
+    for _ in range(60):
+        if done:
+            break
+        await asyncio.sleep(0.1)
+    await alive.stop(1.0)
+    assert done == ["d-1 attempt 2"]
+    assert (await journals[1].get("d-1"))["state"] == "done"
