@@ -2,13 +2,13 @@
 
     python bench/replicas.py [--deliveries 400] [--seconds 5]
 
-Part one: the soak's stream of deliveries (openings of every workflow, community
-requests, edits, labels, commands, duplicates; GitHub's echoes of our writes
-included) sent as fast as each is answered, spread round robin over N
-``flywheel serve`` processes on one throwaway PostgreSQL database, with the fake
-GitHub answering every call after 50 ms. Measured from the first delivery sent
-until the journal is empty: deliveries applied per second. One process on SQLite
-runs the same stream first: the baseline of the same run.
+Part one: the openings of the soak's stream (onboardings, offboardings, community
+requests, initiatives, consortia: independent work) are made in a fake GitHub that
+answers every call after 50 ms, then posted 32 at a time, spread round robin over
+N ``flywheel serve`` processes on one throwaway PostgreSQL database; GitHub's
+echoes of our writes are posted too. Measured from the first delivery posted until
+the journal is empty: deliveries applied per second. One process on SQLite runs the
+same deliveries first: the baseline of the same run.
 
 Part two: intake alone (workers off), wrk with 32 connections against one
 process journaling to SQLite and one journaling to PostgreSQL (bench/intake.py's
@@ -21,24 +21,40 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import json
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+import aiohttp
+from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from intake import SECRET, free_port, payload, run_wrk, wait_for
 
 from tests import postgres
-from tests.soak import make_stream, run_stream
+from tests.echoes import Echoes
+from tests.fakegithub import FakeGitHub
+from tests.soak import (
+    SETTLE_QUIET,
+    AppProcess,
+    Run,
+    app_env,
+    build_world,
+    make_stream,
+    settle,
+    sign,
+)
 
 LATENCY = 0.05
+IN_FLIGHT = 32
 
 
 def private_key() -> str:
@@ -52,19 +68,61 @@ def private_key() -> str:
 
 async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[str, int, float, int]]:
     """(engine, replicas, deliveries applied per second, GitHub calls) per configuration."""
-    plan, key = make_stream(count, seed=3), private_key()
+    key = private_key()
     rows = []
     for engine, replicas in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2),
                              ("postgresql", 3)):  # fmt: skip
         database = postgres.fresh_database(cluster) if engine == "postgresql" else None
-        fake, report = await run_stream(
-            plan, key, workdir / f"{engine}-{replicas}", database=database,
-            replicas=replicas, latency=LATENCY,
-        )  # fmt: skip
-        rate = report.deliveries / report.applied_seconds
-        rows.append((engine, replicas, rate, len(fake.calls)))
+        folder = workdir / f"{engine}-{replicas}"
+        folder.mkdir()
+        rate, calls = await one_configuration(count, key, folder, database, replicas)
+        rows.append((engine, replicas, rate, calls))
         print(f"  {engine} x{replicas}: {rate:.1f} deliveries/s", file=sys.stderr)
     return rows
+
+
+async def one_configuration(
+    count: int, key: str, workdir: Path, database: str | None, replicas: int
+) -> tuple[float, int]:
+    fake = FakeGitHub()
+    fake.rate_limit = 1_000_000
+    build_world(fake)
+    run = Run(fake)
+    openings = [s for s in make_stream(count, seed=3).steps if s.kind.startswith("open")]
+    bodies = {s.delivery_id: (s.event, json.dumps(s.make(run)).encode()) for s in openings}
+    fake.latency = LATENCY
+    runner = web.AppRunner(fake.app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    env = app_env(f"http://127.0.0.1:{port}", key, workdir, database)
+    apps = [AppProcess(env, workdir / f"flywheel-{i}.log") for i in range(replicas)]
+    await asyncio.gather(*(a.start() for a in apps))
+    posted = [0]
+    gate = asyncio.Semaphore(IN_FLIGHT)
+    async with aiohttp.ClientSession() as session:
+
+        async def post(delivery_id: str, event: str, body: bytes) -> None:
+            async with gate:
+                posted[0] += 1
+                target = apps[posted[0] % len(apps)]
+                headers = {"X-GitHub-Event": event, "X-GitHub-Delivery": delivery_id,
+                           "X-Hub-Signature-256": sign(body),
+                           "Content-Type": "application/json"}  # fmt: skip
+                async with session.post(target.url + "/webhook", data=body, headers=headers):
+                    pass
+
+        async def echo(event: str, payload: dict[str, object]) -> None:
+            await post(f"echo-{posted[0]}", event, json.dumps(payload).encode())
+
+        echoes = Echoes(fake, echo)
+        started = time.monotonic()
+        await asyncio.gather(*(post(i, e, b) for i, (e, b) in bodies.items()))
+        await settle(apps[0], session, fake, 600, echoes)
+        seconds = time.monotonic() - started - SETTLE_QUIET
+        await asyncio.gather(*(a.stop() for a in apps))
+    await runner.cleanup()
+    return len(bodies) / seconds, len(fake.calls)
 
 
 def intake(cluster: str, workdir: Path, seconds: int) -> list[tuple[str, dict[str, float]]]:
@@ -108,7 +166,10 @@ def main() -> None:
         rows = asyncio.run(applied(args.deliveries, cluster, Path(tmp)))
         loads = intake(cluster, Path(tmp), args.seconds) if shutil.which("wrk") else []
     base = rows[0][2]
-    print(f"\ndeliveries applied, {args.deliveries} in the stream, fake GitHub at 50 ms a call\n")
+    print(
+        f"\nopenings applied (of a {args.deliveries}-delivery stream), fake GitHub at 50 ms a call,"
+        f" {IN_FLIGHT} posted at a time\n"
+    )
     print("| engine | replicas | deliveries/s | vs one SQLite process | GitHub calls |")
     print("|---|---|---|---|---|")
     for engine, replicas, rate, calls in rows:

@@ -165,3 +165,33 @@ def test_facts_read_back_the_same_on_both_engines(tmp_path: Path, postgres_dsn: 
         facts.close()
     assert answers[0] == answers[1]
     assert answers[0][0][0].title == "Onboard"  # replace=False kept the first
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_another_processes_vectors_are_searched_without_reading_all_again(
+    engine: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    import time
+
+    import numpy as np
+
+    from app.linking.vectors import VectorIndex
+
+    location = (
+        request.getfixturevalue("postgres_dsn") if engine == "postgresql" else tmp_path / "v.db"
+    )
+    mine, theirs = RequestIndex(location), RequestIndex(location)  # two replicas (or processes)
+    a = VectorIndex(mine.db, mine.lock, "m", 2)
+    b = VectorIndex(theirs.db, theirs.lock, "m", 2)
+    a.store(1, [(("org/r", 1), "one")], np.array([[1.0, 0.0]], dtype=np.float32))
+    assert [k for k, _ in a.nearest(1, np.array([1.0, 0.0]), 5, 0.5)] == [("org/r", 1)]
+    b.store(1, [(("org/r", 2), "two")], np.array([[0.8, 0.6]], dtype=np.float32))
+    time.sleep(0.25)  # PostgreSQL: the version is asked for at most every 0.2 s
+    loaded = a._loaded[1]
+    found = [k for k, _ in a.nearest(1, np.array([1.0, 0.0]), 5, 0.5)]
+    assert found == [("org/r", 1), ("org/r", 2)] and a._loaded[1] is loaded  # caught up, kept
+    b.forget(1, [("org/r", 1)])
+    time.sleep(0.25)
+    assert [k for k, _ in a.nearest(1, np.array([1.0, 0.0]), 5, 0.5)] == [("org/r", 2)]
+    mine.close()
+    theirs.close()

@@ -54,6 +54,9 @@ if TYPE_CHECKING:
     from .embeddings import Embedder
 
 
+TOTAL = ""  # the term-count cache's entry for the number of requests (no term is empty)
+
+
 def _length(terms: tuple[object, ...] | None) -> int:
     """Words in a request's title and body terms (FTS5's row length for BM25)."""
     return 0 if terms is None else len(f"{terms[0]} {terms[1]}".split())
@@ -160,7 +163,7 @@ class RequestIndex:
             if self.meaning is not None:
                 self.meaning.vectors.forget_locked(deletes)
         changed = [(t, d) for t, d in delta.items() if d]
-        for term, _ in changed:
+        for term in [TOTAL, *(t for t, _ in changed)]:
             self._df_cache.pop(term, None)
         self.db.executemany(
             "INSERT INTO term_docs (term, docs) VALUES (?, ?)"
@@ -221,9 +224,13 @@ class RequestIndex:
             rows = self.db.execute("SELECT DISTINCT repo FROM requests WHERE private=1").fetchall()
         return {r[0] for r in rows}
 
-    def _total(self) -> int:  # requests, every installation's
-        row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
-        return int(row[0]) if row else 0
+    def _total(self) -> int:
+        """Requests, every installation's: cached with the term counts, and for as long."""
+        known = self._df_cache.get(TOTAL)
+        if known is None:
+            row = self.db.execute("SELECT value FROM index_meta WHERE key='requests'").fetchone()
+            known = self._df_cache[TOTAL] = int(row[0]) if row else 0
+        return known
 
     def related(self, request: Request, scoring: Scoring = DEFAULT_SCORING) -> list[Related]:
         """Other communities' requests about the same need, best first, above the threshold:
@@ -311,15 +318,22 @@ class RequestIndex:
         return in_words(a, kept)
 
     def fetch(self, installation: int, keys: Iterable[tuple[str, int]]) -> list[Request]:
-        """The indexed requests with these (repo, number) keys (one indexed lookup each)."""
-        query = f"SELECT {COLUMNS} FROM requests WHERE installation=? AND repo=? AND number=?"
-        found = []
+        """The indexed requests with these (repo, number) keys, in their order (one query
+        for up to 200 keys: on PostgreSQL each query is a round trip)."""
+        wanted = list(dict.fromkeys(keys))
+        rows: dict[tuple[str, int], Request] = {}
         with self.lock:
-            for repo, number in keys:
-                row = self.db.execute(query, (installation, repo, number)).fetchone()
-                if row is not None:
-                    found.append(request_of_row(row))
-        return found
+            for start in range(0, len(wanted), 200):
+                chunk = wanted[start : start + 200]
+                found = self.db.execute(
+                    f"SELECT {COLUMNS} FROM requests WHERE installation=?"
+                    f" AND (repo, number) IN ({','.join('(?,?)' for _ in chunk)})",
+                    [installation, *(v for key in chunk for v in key)],
+                ).fetchall()
+                for row in found:
+                    request = request_of_row(row)
+                    rows[(request.repo, request.number)] = request
+        return [rows[key] for key in wanted if key in rows]
 
     def document_frequency(self, term: str) -> int:
         with self.lock:

@@ -115,6 +115,11 @@ PG_STEPS = Steps(
         );
         CREATE TABLE IF NOT EXISTS vector_meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
         """,
+        # Each vector carries the version that wrote it: a replica reads only what is new.
+        """
+        ALTER TABLE request_vectors ADD COLUMN IF NOT EXISTS written BIGINT NOT NULL DEFAULT 0;
+        CREATE INDEX IF NOT EXISTS request_vectors_written ON request_vectors (written);
+        """,
     ),
 )
 

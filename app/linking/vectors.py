@@ -6,13 +6,16 @@ model that made them and a digest of the text, so an edit that does not touch th
 costs no embedding and a new model re-embeds everything. Search is one
 matrix product over the installation's vectors held in memory as float32: about 5 ms for
 100,000 requests on one core, exact, with nothing approximate to tune or rebuild.
-Another process's writes (``flywheel index``) bump a version that every search checks.
+Another process's writes (``flywheel index``, another replica) bump a version that every
+search checks (on PostgreSQL at most every 0.2 s): new vectors are read by the version that
+wrote them, and only a deletion elsewhere reads the installation's vectors again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +24,7 @@ import numpy as np
 from ..store.engine import Connection, on_postgres
 
 Key = tuple[str, int]  # (repo, number)
+VERSION_CHECK_SECONDS = 0.2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS request_vectors (
@@ -30,10 +34,12 @@ CREATE TABLE IF NOT EXISTS request_vectors (
     model TEXT NOT NULL,
     digest TEXT NOT NULL,
     vec BLOB NOT NULL,
+    written INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (installation, repo, number)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS vector_meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
+WRITTEN_INDEX = "CREATE INDEX IF NOT EXISTS request_vectors_written ON request_vectors (written)"
 
 
 def digest(model_id: str, text: str) -> str:
@@ -77,8 +83,17 @@ class VectorIndex:
         if not on_postgres(db):  # PostgreSQL: the index's migrations made the tables
             with lock:
                 db.executescript(SCHEMA)
+                columns = {row[1] for row in db.execute("PRAGMA table_info(request_vectors)")}
+                if "written" not in columns:  # a file from before vectors were versioned
+                    db.execute(
+                        "ALTER TABLE request_vectors ADD COLUMN written INTEGER NOT NULL DEFAULT 0"
+                    )
+                db.execute(WRITTEN_INDEX)
         self._loaded: dict[int, _Matrix] = {}
-        self._seen_version = -1
+        self._remote = on_postgres(db)
+        self._version_read_at = 0.0
+        with lock:  # nothing is loaded yet: whatever is there now is read when first needed
+            self._seen_version, self._seen_deletes = self._versions()
 
     # -- writing ---------------------------------------------------------------------
 
@@ -101,20 +116,21 @@ class VectorIndex:
     def store(
         self, installation: int, items: Sequence[tuple[Key, str]], vectors: np.ndarray
     ) -> None:
-        rows = [
-            (installation, key[0], key[1], self.model_id, digest(self.model_id, text),
-             vectors[i].astype(np.float16).tobytes())
-            for i, (key, text) in enumerate(items)
-        ]  # fmt: skip
         with self.lock:
             with self.db:
+                written = self._bump()  # first: the version's row lock orders the writers
+                rows = [
+                    (installation, key[0], key[1], self.model_id, digest(self.model_id, text),
+                     vectors[i].astype(np.float16).tobytes(), written)
+                    for i, (key, text) in enumerate(items)
+                ]  # fmt: skip
                 self.db.executemany(
-                    "INSERT INTO request_vectors (installation, repo, number, model, digest, vec)"
-                    " VALUES (?,?,?,?,?,?) ON CONFLICT (installation, repo, number)"
-                    " DO UPDATE SET model=excluded.model, digest=excluded.digest, vec=excluded.vec",
+                    "INSERT INTO request_vectors (installation, repo, number, model, digest, vec,"
+                    " written) VALUES (?,?,?,?,?,?,?) ON CONFLICT (installation, repo, number)"
+                    " DO UPDATE SET model=excluded.model, digest=excluded.digest,"
+                    " vec=excluded.vec, written=excluded.written",
                     rows,
                 )
-                self._bump()
             matrix = self._loaded.get(installation)
             if matrix is not None:
                 for i, (key, _) in enumerate(items):
@@ -135,7 +151,7 @@ class VectorIndex:
                 matrix = self._loaded.get(installation)
                 for key in keys if matrix is not None else ():
                     matrix.drop(key)
-            self._bump()
+            self._bump(deleted=True)
 
     def forget_locked(self, keys: Sequence[tuple[int, str, int]]) -> None:
         """Drop these (installation, repo, number) vectors inside the caller's transaction
@@ -147,27 +163,47 @@ class VectorIndex:
             matrix = self._loaded.get(installation)
             if matrix is not None:
                 matrix.drop((repo, number))
-        self._bump()
+        self._bump(deleted=True)
 
-    def _bump(self) -> None:
-        self.db.execute(
-            "INSERT INTO vector_meta VALUES ('version', 1)"
-            " ON CONFLICT(key) DO UPDATE SET value = vector_meta.value + 1"
-        )
-        self._seen_version = self._version()
+    def _bump(self, *, deleted: bool = False) -> int:
+        """The version every write moves (and the deletions' count, for a delete); the
+        version the write's rows carry. Caller holds the lock, in a transaction."""
+        for key in ("version", "deletes") if deleted else ("version",):
+            self.db.execute(
+                "INSERT INTO vector_meta VALUES (?, 1)"
+                " ON CONFLICT(key) DO UPDATE SET value = vector_meta.value + 1",
+                (key,),
+            )
+        version, deletes = self._versions()
+        if deleted and deletes == self._seen_deletes + 1:  # ours alone, and already dropped
+            self._seen_deletes = deletes
+        return version
 
-    def _version(self) -> int:
-        row = self.db.execute("SELECT value FROM vector_meta WHERE key='version'").fetchone()
-        return int(row[0]) if row else 0
+    def _versions(self) -> tuple[int, int]:
+        """(version, deletions): what any process has written and deleted so far."""
+        rows = dict(self.db.execute("SELECT key, value FROM vector_meta").fetchall())
+        self._version_read_at = time.monotonic()
+        return int(rows.get("version", 0)), int(rows.get("deletes", 0))
+
+    def _others_may_have_written(self) -> bool:
+        """Whether to ask for the version now: each search on SQLite (microseconds); on
+        PostgreSQL, a round trip, at most every ``VERSION_CHECK_SECONDS`` (another
+        replica's new vectors are searched from then on)."""
+        if not self._remote:
+            return True
+        return time.monotonic() - self._version_read_at >= VERSION_CHECK_SECONDS
 
     # -- reading ---------------------------------------------------------------------
 
     def _matrix(self, installation: int) -> _Matrix:
         """Caller holds the lock."""
-        version = self._version()
-        if version != self._seen_version:  # another process wrote: read everything again
-            self._loaded.clear()
-            self._seen_version = version
+        if self._others_may_have_written():
+            version, deletes = self._versions()
+            if deletes != self._seen_deletes:  # a vector went elsewhere: read everything again
+                self._loaded.clear()
+            elif version != self._seen_version and self._loaded:
+                self._catch_up(self._seen_version)
+            self._seen_version, self._seen_deletes = version, deletes
         matrix = self._loaded.get(installation)
         if matrix is None:
             matrix = _Matrix(self.dim)
@@ -183,6 +219,18 @@ class VectorIndex:
                 matrix.put((str(repo), int(number)), np.frombuffer(blob, dtype=np.float16))
             self._loaded[installation] = matrix
         return matrix
+
+    def _catch_up(self, since: int) -> None:
+        """The vectors written (by anyone, ourselves included) since ``since``, into the
+        matrices in memory: another replica's new request costs one row, not a reload."""
+        for installation, repo, number, blob in self.db.execute(
+            "SELECT installation, repo, number, vec FROM request_vectors"
+            " WHERE written > ? AND model=?",
+            (since, self.model_id),
+        ):
+            matrix = self._loaded.get(int(installation))
+            if matrix is not None:
+                matrix.put((str(repo), int(number)), np.frombuffer(blob, dtype=np.float16))
 
     def get(self, installation: int, key: Key) -> np.ndarray | None:
         with self.lock:
