@@ -128,6 +128,8 @@ def create_app(
         }
         if settings.database_url:  # one of several replicas: claim work from the journal
             state.replica = await replica.join(state.journal, settings.database_url, caches)
+            index, facts = state.index, state.facts
+            state.replica.watch(lambda: index.version + facts.version)
             state.dispatcher = ClaimingDispatcher(
                 state.journal,
                 state.processor,

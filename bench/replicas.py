@@ -12,7 +12,8 @@ same deliveries first: the baseline of the same run.
 
 Part two: intake alone (workers off), wrk with 32 connections against one
 process journaling to SQLite and one journaling to PostgreSQL (bench/intake.py's
-load and signed body).
+load and signed body). The cluster runs with fsync on: a commit costs what it
+costs in production, as SQLite's (synchronous=FULL) does.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ def main() -> None:
     parser.add_argument("--deliveries", type=int, default=400)
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, postgres.cluster() as cluster:
+    with tempfile.TemporaryDirectory() as tmp, postgres.cluster(durable=True) as cluster:
         rows = asyncio.run(applied(args.deliveries, cluster, Path(tmp)))
         loads = intake(cluster, Path(tmp), args.seconds) if shutil.which("wrk") else []
     base = rows[0][2]

@@ -33,8 +33,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def cluster() -> Iterator[str]:
-    """The DSN of a running cluster (trust auth on 127.0.0.1), removed afterwards."""
+def cluster(*, durable: bool = False) -> Iterator[str]:
+    """The DSN of a running cluster (trust auth on 127.0.0.1), removed afterwards.
+
+    Tests run it with ``fsync=off`` (nothing to survive); a benchmark asks for a
+    ``durable`` one, so a commit costs what it costs in production."""
     bindir = binaries()
     if bindir is None:
         raise FileNotFoundError("PostgreSQL's initdb is not installed (apt-get install postgresql)")
@@ -47,7 +50,8 @@ def cluster() -> Iterator[str]:
     run = {"check": True, "capture_output": True, "timeout": 120}
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres",
                     "--auth=trust", "-E", "UTF8", "--no-sync"], **run)  # type: ignore[call-overload]  # fmt: skip
-    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+    options = f"-p {port} -k {folder} -c listen_addresses=127.0.0.1"
+    options += "" if durable else " -c fsync=off"
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-o", options,
                     "-l", str(folder / "log"), "-w", "start"], **run)  # type: ignore[call-overload]  # fmt: skip
     try:

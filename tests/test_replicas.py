@@ -194,3 +194,23 @@ async def test_a_dead_replicas_delivery_is_finished_by_another(journals: list[Pg
     await alive.stop(1.0)
     assert done == ["d-1 attempt 2"]
     assert (await journals[1].get("d-1"))["state"] == "done"
+
+
+async def test_a_change_on_one_replica_makes_the_others_dashboard_pages_stale(
+    journals: list[PgJournal], postgres_dsn: str
+) -> None:
+    (a, _), (b, _) = await replicas(journals, postgres_dsn)
+    writes = [0]  # replica B's facts and index versions
+    b.watch(lambda: writes[0], every=0.05)
+    try:
+        await asyncio.sleep(0.2)
+        assert a.changed_elsewhere == 0  # nothing written: nothing said
+        writes[0] += 1
+        for _ in range(40):
+            if a.changed_elsewhere:
+                break
+            await asyncio.sleep(0.05)
+        assert a.changed_elsewhere == 1 and b.changed_elsewhere == 0
+    finally:
+        await a.stop()
+        await b.stop()

@@ -56,6 +56,30 @@ async def test_same_delivery_twice_acts_once(
     assert fake.comments_created() == 1
 
 
+async def test_a_journal_that_cannot_store_answers_503_and_the_redelivery_is_applied(
+    make_flywheel: Any, fake_url: str, config: Any, fake: Any, monkeypatch: Any
+) -> None:
+    """The database down (either engine): GitHub is told to try later, in words, and the
+    delivery it sends again is taken as new."""
+    flywheel: Flywheel = await make_flywheel(fake_url, config, router=test_router)
+    issue = fake.add_issue(REPO, "Hub", "body")
+    payload = payloads.issues_event(fake, issue, "opened")
+    journal = flywheel.state.journal
+    working = journal.record
+
+    async def broken(delivery: Any) -> Any:
+        raise OSError("the database server closed the connection")
+
+    monkeypatch.setattr(journal, "record", broken)
+    refused = await flywheel.send("issues", payload, delivery_id="again")
+    assert refused.status == 503
+    assert "GitHub may redeliver" in (await refused.json())["message"]
+    monkeypatch.setattr(journal, "record", working)
+    accepted = await flywheel.send("issues", payload, delivery_id="again")
+    await flywheel.idle()
+    assert accepted.status == 202 and fake.comments_created() == 1
+
+
 async def test_signature_missing_or_wrong_is_401(flywheel: Flywheel, fake: Any) -> None:
     issue = fake.add_issue(REPO, "Hub", "body")
     payload = payloads.issues_event(fake, issue, "opened")

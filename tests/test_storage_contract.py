@@ -186,3 +186,14 @@ def test_a_postgresql_url_is_kept_whole_and_never_shown_with_its_password() -> N
     assert settings.database_shown == "postgresql://flywheel:***@db.internal:5432/flywheel"
     assert "s3cret" not in repr(settings)
     assert Settings.from_env({"FLYWHEEL_DB": "state/flywheel.db"}).database == "state/flywheel.db"
+
+
+async def test_deliveries_arriving_together_are_stored_once_each(journal: Any) -> None:
+    """Concurrent records go in groups (one commit for many); a duplicate inside a group is
+    stored once and answered as one."""
+    first = [delivery(n, issue=n % 5) for n in range(1, 41)]
+    stored = await asyncio.gather(*(journal.record(d) for d in [*first, delivery(7)]))
+    kept = [s for s in stored if s is not None]
+    assert sorted(s.id for s in kept) == sorted(d.id for d in first)
+    assert len({s.seq for s in kept}) == 40
+    assert (await journal.counts())["pending"] == 40

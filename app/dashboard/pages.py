@@ -149,7 +149,7 @@ async def operations(request: web.Request) -> web.StreamResponse:
 class Built:
     """The network and its page, for one version of the data behind them."""
 
-    key: tuple[int, int, int]
+    key: tuple[int, ...]
     network: views.Network
     page: str  # /communities, rendered with it
     seconds: float  # how long gathering and rendering took
@@ -158,12 +158,19 @@ class Built:
 CACHE = web.AppKey("flywheel_dashboard_cache", dict)
 
 
-def _key(state: Any) -> tuple[int, int, int]:
-    facts, index = state.facts, state.index
-    return (id(state.config), facts.version if facts else 0, index.version if index else 0)
+def _key(state: Any) -> tuple[int, ...]:
+    """What the pages are built from, as versions: config, facts, index, and (replicas) the
+    changes other replicas made."""
+    facts, index, replica = state.facts, state.index, state.replica
+    return (
+        id(state.config),
+        facts.version if facts else 0,
+        index.version if index else 0,
+        replica.changed_elsewhere if replica else 0,
+    )
 
 
-def _build(state: Any, key: tuple[int, int, int]) -> Built:
+def _build(state: Any, key: tuple[int, ...]) -> Built:
     """Gather and render the network: tens of milliseconds for 500 communities (a thread)."""
     started = time.perf_counter()
     facts, index = state.facts, state.index

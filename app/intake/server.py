@@ -160,7 +160,12 @@ async def _receive(request: web.Request) -> web.Response:
         metrics.webhooks.labels(event=kind[:80], outcome="ignored").inc()
         return _answer(200, f"no handler for {kind[:80]}; nothing to do")
     delivery = Delivery.from_body(delivery_id, event_name, body, data)
-    stored = await state.journal.record(delivery)
+    try:
+        stored = await state.journal.record(delivery)
+    except Exception as exc:  # the database is down or full: nothing was accepted
+        metrics.rejected.labels(reason="journal").inc()
+        log.error("could not journal delivery %s: %s", delivery_id, type(exc).__name__)
+        return _answer(503, "cannot store the delivery now; GitHub may redeliver it later")
     if stored is None:
         metrics.webhooks.labels(event=delivery.event_action, outcome="duplicate").inc()
         return _answer(200, "already received; not processed again", delivery=delivery_id)

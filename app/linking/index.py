@@ -67,7 +67,9 @@ class RequestIndex:
     take milliseconds, serialised by a lock."""
 
     def __init__(self, location: Path | str = ":memory:", embedder: Embedder | None = None) -> None:
-        self.db = connect(location, sqlite_pragmas=("journal_mode=WAL", "synchronous=NORMAL"))
+        self.db = connect(
+            location, sqlite_pragmas=("journal_mode=WAL", "synchronous=NORMAL"), cache=True
+        )
         self.lock = threading.Lock()
         self._df_cache: dict[str, int] = {}
         self._df_cache_since = time.monotonic()

@@ -57,8 +57,8 @@ class PgConnection:
 
     dialect = "postgresql"
 
-    def __init__(self, dsn: str) -> None:
-        self.dsn = dsn
+    def __init__(self, dsn: str, settings: Sequence[str] = ()) -> None:
+        self.dsn, self.settings = dsn, tuple(settings)
         self._lock = threading.RLock()
         self._tx: Any = None
         self._conn = self._connect()
@@ -66,7 +66,10 @@ class PgConnection:
     def _connect(self) -> Any:
         import psycopg
 
-        return psycopg.connect(self.dsn, autocommit=True)
+        conn = psycopg.connect(self.dsn, autocommit=True)
+        for setting in self.settings:  # e.g. "synchronous_commit = off", ours: not user text
+            conn.execute(f"SET {setting}")
+        return conn
 
     def _live(self) -> Any:
         if self._conn.closed and self._tx is None:
@@ -112,10 +115,16 @@ class PgConnection:
             self._lock.release()
 
 
-def connect(location: str | Path, *, sqlite_pragmas: Sequence[str] = ()) -> Any:
-    """A connection to the store at ``location``: PostgreSQL for a URL, else a SQLite file."""
+def connect(location: str | Path, *, sqlite_pragmas: Sequence[str] = (), cache: bool) -> Any:
+    """A connection to the store at ``location``: PostgreSQL for a URL, else a SQLite file.
+
+    A ``cache`` (facts, the request index: rebuilt from GitHub if lost) does not wait for
+    its commits to reach the disk: ``synchronous_commit = off`` on PostgreSQL, as the
+    SQLite pragmas the store passes do. A crash may lose its last moments, never its
+    consistency; the calls it makes on the event loop then take no disk flush.
+    """
     if isinstance(location, str) and is_postgres(location):
-        return PgConnection(str(location))
+        return PgConnection(location, ["synchronous_commit = off"] if cache else [])
     db = sqlite3.connect(database(location), check_same_thread=False, timeout=10)
     for pragma in sqlite_pragmas:
         db.execute(f"PRAGMA {pragma}")

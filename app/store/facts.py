@@ -154,8 +154,10 @@ class Facts:
     reads serve the pages."""
 
     def __init__(self, location: Path | str = ":memory:") -> None:
-        # On SQLite a cache: a write lost to a crash is refilled later (synchronous=OFF).
-        self.db = connect(location, sqlite_pragmas=("journal_mode=WAL", "synchronous=OFF"))
+        # A cache: a write lost to a crash is refilled later (synchronous=OFF, or off on PG).
+        self.db = connect(
+            location, sqlite_pragmas=("journal_mode=WAL", "synchronous=OFF"), cache=True
+        )
         self.lock = threading.Lock()
         if on_postgres(self.db):
             self.db.migrate(STEPS)

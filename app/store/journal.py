@@ -193,8 +193,9 @@ class Journal(JournalQueries):
         conn.execute("BEGIN IMMEDIATE")
         try:
             stored = self._insert_many(conn, deliveries) if deliveries else {}
-            results = [
-                stored.get(item.id) if isinstance(item, Delivery) else item(conn) for item in items
+            results = [  # pop: the same id twice in one burst is one new delivery, not two
+                stored.pop(item.id, None) if isinstance(item, Delivery) else item(conn)
+                for item in items
             ]
             conn.execute("COMMIT")
         except BaseException:
