@@ -11,7 +11,11 @@ by 100 ms is about the number of sequential round trips. Rate-limited calls
 exclude 304s (GitHub does not count them). A GraphQL request here costs one
 point of the GraphQL limit (each asks for at most 100 nodes).
 
-    python bench/economy.py [--latency 0.1]
+    python bench/economy.py [--latency 0.1] [--postgresql]
+
+With ``--postgresql`` every Flywheel keeps its state on a fresh database of a
+throwaway PostgreSQL cluster (tests/postgres.py) instead of a SQLite file: the
+calls must be the same.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ sys.path.insert(0, str(ROOT))
 from app.config.loader import load_config
 from app.service import STATE, create_app
 from app.settings import Settings
-from tests import payloads
+from tests import payloads, postgres
 from tests.echoes import Echoes
 from tests.fakegithub import FakeGitHub, Issue
 from tests.forms_render import load_form, render_submission
@@ -69,6 +73,13 @@ Event = tuple[str, dict[str, Any]]
 READ_QUERY = "FlywheelProjectFields"  # the one GraphQL request that writes nothing
 
 
+def sqlite_store(tmp: Path) -> dict[str, Any]:
+    return {"db_path": tmp / f"{uuid.uuid4()}.db"}
+
+
+STORE: Callable[[Path], dict[str, Any]] = sqlite_store  # --postgresql: a fresh database each
+
+
 class Bench:
     """One Flywheel process against the fake; with ``echoes``, GitHub's deliveries about the
     App's own writes come back to it, as they do on GitHub."""
@@ -90,7 +101,7 @@ class Bench:
             private_key=self.key,
             webhook_secret=SECRET,
             api_url=self.fake_url,
-            db_path=self.tmp / f"{uuid.uuid4()}.db",
+            **STORE(self.tmp),
         )
         config = load_config(ROOT / "workflow-config")
         client = TestClient(TestServer(create_app(settings, config)))
@@ -438,8 +449,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--latency", type=float, default=0.1)
     parser.add_argument("--only", default="", help="scenarios whose name contains this")
+    parser.add_argument("--postgresql", action="store_true", help="state on PostgreSQL")
     args = parser.parse_args()
-    asyncio.run(main_async(args.latency, args.only))
+    if not args.postgresql:
+        asyncio.run(main_async(args.latency, args.only))
+        return
+    global STORE
+    with postgres.cluster(durable=True) as cluster:
+        STORE = lambda tmp: {"database_url": postgres.fresh_database(cluster)}  # noqa: E731
+        asyncio.run(main_async(args.latency, args.only))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import hashlib
 import hmac
+import itertools
 import json
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +51,7 @@ from tests.soak import (
     Run,
     app_env,
     build_world,
+    journal_figures,
     make_stream,
     settle,
     sign,
@@ -67,8 +70,9 @@ def private_key() -> str:
     ).decode()
 
 
-async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[str, int, float, int]]:
-    """(engine, replicas, deliveries applied per second, GitHub calls) per configuration."""
+async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[Any, ...]]:
+    """(engine, replicas, deliveries applied per second, GitHub calls, retries, failed) per
+    configuration."""
     key = private_key()
     rows = []
     for engine, replicas in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2),
@@ -77,7 +81,8 @@ async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[str, in
         folder = workdir / f"{engine}-{replicas}"
         folder.mkdir()
         rate, calls = await one_configuration(count, key, folder, database, replicas)
-        rows.append((engine, replicas, rate, calls))
+        retries, failed = journal_figures(database or folder / "flywheel.db")
+        rows.append((engine, replicas, rate, calls, retries, failed))
         print(f"  {engine} x{replicas}: {rate:.1f} deliveries/s", file=sys.stderr)
     return rows
 
@@ -113,8 +118,10 @@ async def one_configuration(
                 async with session.post(target.url + "/webhook", data=body, headers=headers):
                     pass
 
+        echoed = itertools.count(1)
+
         async def echo(event: str, payload: dict[str, object]) -> None:
-            await post(f"echo-{posted[0]}", event, json.dumps(payload).encode())
+            await post(f"echo-{next(echoed)}", event, json.dumps(payload).encode())
 
         echoes = Echoes(fake, echo)
         started = time.monotonic()
@@ -171,10 +178,12 @@ def main() -> None:
         f"\nopenings applied (of a {args.deliveries}-delivery stream), fake GitHub at 50 ms a call,"
         f" {IN_FLIGHT} posted at a time\n"
     )
-    print("| engine | replicas | deliveries/s | vs one SQLite process | GitHub calls |")
-    print("|---|---|---|---|---|")
-    for engine, replicas, rate, calls in rows:
-        print(f"| {engine} | {replicas} | {rate:.1f} | {rate / base:.2f} | {calls} |")
+    print("| engine | replicas | deliveries/s | vs one SQLite process | GitHub calls | retries |"
+          " failed |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for engine, replicas, rate, calls, retries, failed in rows:
+        print(f"| {engine} | {replicas} | {rate:.1f} | {rate / base:.2f} | {calls} | {retries} |"
+              f" {failed} |")  # fmt: skip
     if not loads:
         print("\n(intake skipped: apt-get install -y wrk)")
         return

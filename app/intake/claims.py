@@ -119,11 +119,17 @@ class ClaimingDispatcher(Dispatcher):
         if claimed and self._notices is not None:
             await self._notices.caught_up()
         for delivery in claimed:
-            task = asyncio.create_task(self._run(delivery))
+            task = asyncio.create_task(self._run_claimed(delivery))
             self._running.add(task)
             task.add_done_callback(self._finished)
         if not claimed and not self._running:
             self._idle.set()
+
+    async def _run_claimed(self, delivery: Delivery) -> str:
+        try:
+            return await self._run(delivery)
+        finally:  # a retry is the journal's to time here: nothing kept in memory
+            self._not_before.pop(delivery.id, None)
 
     def _finished(self, task: asyncio.Task[str]) -> None:
         self._running.discard(task)
