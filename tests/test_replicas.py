@@ -48,6 +48,7 @@ async def test_a_comment_another_replica_wrote_since_our_list_is_a_conflict(
         lists_a = CommentLists(caches_a.comment_writes)
         lists_a.known_empty(ISSUE)  # replica A's delivery "listed" the issue's comments
         async with caches_b.comment_writes.lock(ISSUE):  # replica B writes a comment there
+            await caches_b.comment_writes.intend(ISSUE)
             CommentLists(caches_b.comment_writes).wrote(ISSUE)
         async with caches_a.comment_writes.lock(ISSUE):
             with pytest.raises(CommentConflict):
@@ -57,6 +58,29 @@ async def test_a_comment_another_replica_wrote_since_our_list_is_a_conflict(
         again.known_empty(ISSUE)
         async with caches_a.comment_writes.lock(ISSUE):
             assert await again.current(None, ISSUE) == []  # type: ignore[arg-type]
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_a_replica_killed_as_its_comment_left_still_makes_the_others_list_again(
+    journals: list[PgJournal], postgres_dsn: str
+) -> None:
+    """SIGKILLed between its write to GitHub and anything after it: what it announced before
+    the write left is all the others need."""
+    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
+    try:
+        lists_a = CommentLists(caches_a.comment_writes)
+        lists_a.known_empty(ISSUE)
+        b.notices.handlers.clear()  # replica A hears nothing either way: the clock must do
+        a.notices.handlers.clear()
+        dying = caches_b.comment_writes.lock(ISSUE)
+        await dying.__aenter__()
+        await caches_b.comment_writes.intend(ISSUE)  # ... and the write leaves; then SIGKILL
+        await dying.__aexit__(None, None, None)  # the server drops a dead session's locks
+        async with caches_a.comment_writes.lock(ISSUE):
+            with pytest.raises(CommentConflict):
+                await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
     finally:
         await a.stop()
         await b.stop()

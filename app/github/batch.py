@@ -76,8 +76,9 @@ class MutationBatch:
 
     def announce(self) -> Callable[[], None]:
         """A write that will join after a short wait of its own (a lock shared by replicas,
-        a database round trip away): the batch holds for it, ``COMING_WAIT`` at most. Call
-        what this returns once it is ready to join, or will not write."""
+        a database round trip away): the batch holds for it, ``COMING_WAIT`` at most. What
+        this returns is called once the write has joined (``run(announced=…)``) or will not
+        come; calling it twice is harmless."""
         self._coming += 1
         ready = False
 
@@ -90,10 +91,15 @@ class MutationBatch:
 
         return arrived
 
-    async def run(self, kind: str, input: dict[str, Any]) -> dict[str, Any]:
-        """The mutation's own answer (its alias's data); raises what its failure means."""
+    async def run(
+        self, kind: str, input: dict[str, Any], *, announced: Callable[[], None] | None = None
+    ) -> dict[str, Any]:
+        """The mutation's own answer (its alias's data); raises what its failure means.
+        ``announced``: what ``announce`` gave for this write, called once it has joined."""
         pending = _Pending(kind, input)
         self._pending.append(pending)
+        if announced is not None:
+            announced()
         if self._flush is None or self._flush.done():
             self._flush = asyncio.ensure_future(self._send_soon())
         return await pending.answer

@@ -4,12 +4,13 @@ In one process, ``CommentWrites`` serialises the comment writes on an issue
 with a lock and counts them on a clock, so a delivery whose comment list
 predates another delivery's write there runs again instead of undoing it.
 Several replicas need the same across processes: the lock is also a
-PostgreSQL advisory lock (transaction-scoped), and the clock is shared. Under
-the lock a replica reads the issue's last write moment from ``comment_clock``
-(the authority: a write by any replica since its list was read is a conflict)
-and reserves the moment its own write will carry; the moment is stored and
-announced (a notice, so the others' lists start from it) in the same
-transaction that releases the lock.
+PostgreSQL advisory lock, and the clock is shared (``comment_clock``). Under
+the lock a replica reads the issue's last write moment (the authority: a
+write by any replica since its list was read is a conflict). Just before it
+writes to GitHub it stores the moment of its write (``intend``), committed and
+announced before the write leaves: a replica killed between its write and
+anything after it has still told the others, who then read the comments again
+rather than write a second one.
 
 A moment a replica has not heard of yet only makes it list again (a conflict
 its retry resolves), never write over another replica's comment.
@@ -17,23 +18,34 @@ its retry resolves), never write over another replica's comment.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from ..plan.actions import IssueRef
 from ..plan.comments import CommentWrites
-from .notices import Notices
+from .notices import CHANNEL, Notices
+
+log = logging.getLogger("flywheel.replicas")
 
 KIND = "comment"
+INTEND = (  # the moment, stored and announced in one statement (committed: autocommit)
+    "WITH stored AS (INSERT INTO comment_clock (issue, moment)"
+    " VALUES (%(key)s, nextval('comment_moments')) ON CONFLICT (issue) DO UPDATE"
+    " SET moment = GREATEST(comment_clock.moment, excluded.moment) RETURNING moment)"
+    " SELECT moment, pg_notify(%(channel)s::text, nextval('replica_notices')::text || ' ' ||"
+    " json_build_object('replica', %(replica)s::text, 'kind', %(kind)s::text,"
+    " 'repo', %(repo)s::text, 'number', %(number)s::int, 'moment', moment)::text) FROM stored"
+)
 
 
 class SharedCommentWrites(CommentWrites):
     def __init__(self, pool: Any, notices: Notices) -> None:
         super().__init__()
         self._pool, self._notices = pool, notices
-        self._reserved: dict[IssueRef, int] = {}  # issues this replica holds the lock of
-        self._written: set[IssueRef] = set()
+        self._held: dict[IssueRef, Any] = {}  # issue → the connection holding its lock
+        self._reserved: dict[IssueRef, int] = {}  # issue → the moment its write carries
         notices.handlers[KIND] = self._heard_notice
 
     def heard(self, issue: IssueRef, moment: int) -> None:
@@ -44,48 +56,48 @@ class SharedCommentWrites(CommentWrites):
 
     def wrote(self, issue: IssueRef) -> None:
         moment = self._reserved.get(issue)
-        if moment is None:  # not under the shared lock (nothing writes so): count locally
+        if moment is None:  # no write was announced (a read failed): count it here alone
             super().wrote(issue)
+        else:
+            self.heard(issue, moment)
+
+    async def intend(self, issue: IssueRef) -> None:
+        conn = self._held.get(issue)
+        if conn is None:
             return
-        self._written.add(issue)
-        self.heard(issue, moment)
+        row = await (
+            await conn.execute(
+                INTEND,
+                {"key": _key(issue), "channel": CHANNEL, "replica": self._notices.replica,
+                 "kind": KIND, "repo": issue.repo, "number": issue.number},
+            )
+        ).fetchone()  # fmt: skip
+        self._reserved[issue] = int(row["moment"])
 
     @asynccontextmanager
     async def lock(self, issue: IssueRef) -> AsyncIterator[None]:  # type: ignore[override]
-        key = f"{issue.repo.lower()}#{issue.number}"
+        key = _key(issue)
         async with super().lock(issue), self._pool.connection() as conn:
-            failure: BaseException | None = None
-            async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_lock(hashtext(%s))", (key,))
+            try:
+                # A statement of its own: its snapshot is taken once the lock is ours.
                 row = await (
-                    await conn.execute(
-                        "SELECT pg_advisory_xact_lock(hashtext(%s)),"
-                        " (SELECT moment FROM comment_clock WHERE issue=%s) AS last,"
-                        " nextval('comment_moments') AS mine",
-                        (key, key),
-                    )
+                    await conn.execute("SELECT moment FROM comment_clock WHERE issue=%s", (key,))
                 ).fetchone()
-                self.heard(issue, int(row["last"] or 0))
-                self._reserved[issue] = int(row["mine"])
+                self.heard(issue, int(row["moment"]) if row else 0)
+                self._held[issue] = conn
+                yield
+            finally:
+                self._held.pop(issue, None)
+                self._reserved.pop(issue, None)
                 try:
-                    yield
-                except BaseException as exc:  # the clock still learns of a write that failed
-                    failure = exc
-                finally:
-                    moment = self._reserved.pop(issue)
-                    if issue in self._written:
-                        self._written.discard(issue)
-                        await conn.execute(
-                            "INSERT INTO comment_clock (issue, moment) VALUES (%s, %s)"
-                            " ON CONFLICT (issue) DO UPDATE"
-                            " SET moment = GREATEST(comment_clock.moment, excluded.moment)",
-                            (key, moment),
-                        )
-                        await self._notices.publish(
-                            KIND, {"repo": issue.repo, "number": issue.number, "moment": moment},
-                            conn,
-                        )  # fmt: skip
-            if failure is not None:
-                raise failure
+                    await conn.execute("SELECT pg_advisory_unlock_all()")
+                except Exception as exc:  # the connection died: its locks died with it
+                    log.warning("releasing the comment lock on %s: %s", issue, exc)
 
     def _heard_notice(self, body: dict[str, Any]) -> None:
         self.heard(IssueRef(str(body["repo"]), int(body["number"])), int(body["moment"]))
+
+
+def _key(issue: IssueRef) -> str:
+    return f"{issue.repo.lower()}#{issue.number}"

@@ -144,6 +144,10 @@ class CommentWrites:
         self._clock += 1
         self._writes[issue] = self._clock
 
+    async def intend(self, issue: IssueRef) -> None:
+        """A write on the issue is about to leave (its lock held). Replicas record it
+        before it does; one process has nothing to do."""
+
 
 class CommentLists:
     """An issue's comments, listed once per delivery and shared by whoever needs them.

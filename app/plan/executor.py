@@ -114,17 +114,18 @@ class Executor:
     async def _comment(self, action: UpsertComment) -> ActionResult:
         # Taking the lock may cost a round trip (replicas share it): the plan's batch of
         # writes holds for this comment meanwhile, so they still go as one request.
-        ready = self._batch.announce()
+        joined = self._batch.announce()
         try:
             async with self.caches.comment_writes.lock(action.issue):
-                ready()
-                return await self._comment_locked(action)
+                return await self._comment_locked(action, joined)
         finally:
-            ready()
+            joined()
 
-    async def _comment_locked(self, action: UpsertComment) -> ActionResult:
+    async def _comment_locked(
+        self, action: UpsertComment, joined: Callable[[], None]
+    ) -> ActionResult:
         try:
-            result = await self._upsert_comment(action)
+            result = await self._upsert_comment(action, joined)
         except CommentConflict:
             raise
         except Exception:
@@ -139,7 +140,9 @@ class Executor:
             self._facts.comment(action.issue.repo, action.issue.number, action.key, action.data)
         return result
 
-    async def _upsert_comment(self, action: UpsertComment) -> ActionResult:
+    async def _upsert_comment(
+        self, action: UpsertComment, joined: Callable[[], None]
+    ) -> ActionResult:
         described = action.describe()
         text = action.text()
         for comment in await self._comments.current(self.gh, action.issue):
@@ -149,9 +152,10 @@ class Executor:
                 text = checklists.carry_ticks(comment.get("body"), text)
             if action.once or comment.get("body") == text:
                 return ActionResult(described, "unchanged")
+            await self.caches.comment_writes.intend(action.issue)
             if comment.get("node_id"):
                 await self._batch.run(
-                    "updateIssueComment", {"id": comment["node_id"], "body": text}
+                    "updateIssueComment", {"id": comment["node_id"], "body": text}, announced=joined
                 )
             else:
                 await self.gh.patch(
@@ -160,17 +164,22 @@ class Executor:
                 )
             comment["body"] = text
             return ActionResult(described, "applied", f"edited comment {comment['id']}")
-        created = await self._create_comment(action.issue, text)
+        await self.caches.comment_writes.intend(action.issue)
+        created = await self._create_comment(action.issue, text, joined)
         (await self.comments(action.issue)).append(created)
         return ActionResult(described, "applied", f"created comment {created.get('id')}")
 
-    async def _create_comment(self, issue: IssueRef, text: str) -> dict[str, Any]:
+    async def _create_comment(
+        self, issue: IssueRef, text: str, joined: Callable[[], None]
+    ) -> dict[str, Any]:
         """The new comment as a list of the issue's comments would show it."""
         node_id = self.caches.node_ids.get(issue)
         if not node_id:
             url = f"/repos/{issue.repo}/issues/{issue.number}/comments"
             return dict(await self.gh.post(url, data={"body": text}))
-        answer = await self._batch.run("addComment", {"subjectId": node_id, "body": text})
+        answer = await self._batch.run(
+            "addComment", {"subjectId": node_id, "body": text}, announced=joined
+        )
         node = ((answer.get("commentEdge") or {}).get("node")) or {}
         return {
             "id": int(node.get("fullDatabaseId") or 0),
