@@ -165,13 +165,13 @@ async def test_replicas_share_the_deliveries_and_keep_each_issue_in_order(
         return process
 
     dispatchers = [
-        ClaimingDispatcher(store, processor(name), standard_metrics(), replica=name, workers=4)
+        ClaimingDispatcher(store, processor(name), standard_metrics(), replica=name, workers=2)
         for store, name in zip(journals, ("a", "b"), strict=True)
     ]
     for dispatcher in dispatchers:
         await dispatcher.start()
-    for n in range(1, 41):  # four issues, ten deliveries each, received by either replica
-        stored = await journals[n % 2].record(delivery(n, issue=n % 4 + 1))
+    for n in range(1, 41):  # eight issues, five deliveries each, received by either replica
+        stored = await journals[n % 2].record(delivery(n, issue=n % 8 + 1))
         assert stored is not None
         dispatchers[n % 2].submit(stored)
     for _ in range(200):
@@ -181,10 +181,10 @@ async def test_replicas_share_the_deliveries_and_keep_each_issue_in_order(
     for dispatcher in dispatchers:
         await dispatcher.stop(1.0)
     assert sorted(d for _, d, _ in seen) == sorted(f"d-{n}" for n in range(1, 41))
-    for issue in range(1, 5):
+    for issue in range(1, 9):
         mine = [int(d[2:]) for _, d, i in seen if i == issue]
         assert mine == sorted(mine), f"issue {issue} out of order: {mine}"
-    assert {name for name, _, _ in seen} == {"a", "b"}
+    assert {name for name, _, _ in seen} == {"a", "b"}  # two workers each, eight issues
     assert (await journals[0].counts())["done"] == 40
 
 
@@ -238,3 +238,40 @@ async def test_a_change_on_one_replica_makes_the_others_dashboard_pages_stale(
     finally:
         await a.stop()
         await b.stop()
+
+
+async def test_a_replica_that_lost_its_claim_stops_running_the_delivery(
+    journals: list[PgJournal],
+) -> None:
+    """A replica stalled past its lease: another took the delivery over, and the first, on its
+    next renewal, stops instead of writing on after the other."""
+    started, stopped = asyncio.Event(), asyncio.Event()
+
+    async def slow(d: Delivery) -> dict[str, Any]:
+        started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            stopped.set()
+            raise
+        return {}
+
+    # One worker, busy with the stalled delivery: it cannot claim the delivery back itself.
+    stalled = ClaimingDispatcher(
+        journals[0], slow, standard_metrics(), replica="stalled", lease=0.6, workers=1
+    )
+    await stalled.start()
+    try:
+        stored = await journals[0].record(delivery(1))
+        assert stored is not None
+        stalled.submit(stored)
+        await asyncio.wait_for(started.wait(), 5)
+        async with journals[1].pool.connection() as conn:  # its lease ran out: it stalled
+            await conn.execute("UPDATE deliveries SET lease_until = 0")
+        assert await journals[1].release_expired() == 1
+        assert [d.id for d in await journals[1].claim("other", lease=30)] == ["d-1"]
+        await asyncio.wait_for(stopped.wait(), 5)  # its next renewal found the claim gone
+    finally:
+        await stalled.stop(1.0)
+    row = await journals[1].get("d-1")
+    assert row["state"] == "running" and row["attempts"] == 2  # the other replica's, intact

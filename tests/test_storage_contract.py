@@ -155,7 +155,7 @@ async def test_a_dead_replicas_claims_pass_to_another_after_the_lease(postgres_d
         (taken,) = await b.claim("replica-b", lease=30)
         assert taken.id == mine.id and taken.attempts == 2  # this claim counted: a 2nd attempt
         assert (await b.get("d-1"))["attempts"] == 2
-        assert await b.extend("replica-b", lease=30) == 1
+        assert await b.extend("replica-b", lease=30) == {"d-1"}
     finally:
         await a.close()
         await b.close()

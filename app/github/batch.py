@@ -112,7 +112,8 @@ class MutationBatch:
             while self._coming and (left := deadline - asyncio.get_running_loop().time()) > 0:
                 self._arrived.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._arrived.wait(), left)
+                    async with asyncio.timeout(left):
+                        await self._arrived.wait()
             for _ in range(GATHER_TURNS):  # the writes now ready take a few turns to join
                 await asyncio.sleep(0)
         while self._pending:

@@ -45,6 +45,7 @@ class ClaimingDispatcher(Dispatcher):
         super().__init__(journal, process, metrics, **options)
         self.replica, self.lease, self._notices = replica, lease, notices
         self._running: set[asyncio.Task[str]] = set()
+        self._claims: dict[asyncio.Task[str], str] = {}  # task → the delivery it runs
         self._wake = asyncio.Event()
         self._released_at = 0.0
         if notices is not None:
@@ -93,7 +94,7 @@ class ClaimingDispatcher(Dispatcher):
         return delivery.attempts  # the claim counted the attempt and marked it running
 
     async def _claim_forever(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()  # before claiming: a wake while claiming is not lost
             try:
                 await self._claim_once()
@@ -102,8 +103,11 @@ class ClaimingDispatcher(Dispatcher):
             except Exception as exc:  # the database restarting: claim again shortly
                 log.warning("claiming deliveries failed: %s", exc)
                 await asyncio.sleep(1.0)
+            # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancel
+            # that arrives as the wake does, and stop() would then wait for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=POLL_SECONDS)
+                async with asyncio.timeout(POLL_SECONDS):
+                    await self._wake.wait()
 
     async def _claim_once(self) -> None:
         now = time.monotonic()
@@ -121,6 +125,7 @@ class ClaimingDispatcher(Dispatcher):
         for delivery in claimed:
             task = asyncio.create_task(self._run_claimed(delivery))
             self._running.add(task)
+            self._claims[task] = delivery.id
             task.add_done_callback(self._finished)
         if not claimed and not self._running:
             self._idle.set()
@@ -133,12 +138,21 @@ class ClaimingDispatcher(Dispatcher):
 
     def _finished(self, task: asyncio.Task[str]) -> None:
         self._running.discard(task)
+        self._claims.pop(task, None)
         self._wake.set()  # a worker is free, and its issue's next delivery may be due
 
     async def _renew_forever(self) -> None:
         while True:
             await asyncio.sleep(self.lease / 3)
+            running = dict(self._claims)
             try:
-                await self._journal.extend(self.replica, lease=self.lease)
+                held = await self._journal.extend(self.replica, lease=self.lease)
             except Exception as exc:
                 log.warning("renewing this replica's claims failed: %s", exc)
+                continue
+            for task, delivery_id in running.items():
+                if delivery_id not in held and not task.done():
+                    # Its lease ran out (this replica stalled) and another replica may be
+                    # running it now: stop before writing anything more.
+                    log.warning("lost the claim on %s to another replica; stopped", delivery_id)
+                    task.cancel()

@@ -46,7 +46,8 @@ class Notices:
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen_forever())
         try:
-            await asyncio.wait_for(self._listening.wait(), timeout=10)
+            async with asyncio.timeout(10):
+                await self._listening.wait()
         except TimeoutError:
             log.warning("not yet listening to the other replicas; carrying on")
 
@@ -78,7 +79,8 @@ class Notices:
             left = deadline - asyncio.get_running_loop().time()
             self._arrived.clear()
             try:
-                await asyncio.wait_for(self._arrived.wait(), timeout=max(0.0, left))
+                async with asyncio.timeout(max(0.0, left)):
+                    await self._arrived.wait()
             except TimeoutError:
                 self._gap(f"notices up to {target} not heard within {CATCH_UP_SECONDS} s")
                 self.heard = max(self.heard, target)

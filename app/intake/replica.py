@@ -19,6 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
+
 from ..plan.comments import LABEL_REMOVED, Caches
 from ..store.journal_pg import PgJournal
 from .notices import Notices
@@ -33,6 +36,7 @@ def replica_name() -> str:
 
 
 CHANGED = "data_changed"
+LOCK_CONNECTIONS = 12  # + the journal's 10 + 5 single ones: about 27 a replica
 CHANGES_EVERY = 2.0
 
 
@@ -40,6 +44,7 @@ CHANGES_EVERY = 2.0
 class Replica:
     name: str
     notices: Notices
+    locks: Any  # the comment locks' connection pool
     changed_elsewhere: int = 0  # the dashboard's pages are stale when this moves
     _watching: asyncio.Task[None] | None = None
 
@@ -69,16 +74,27 @@ class Replica:
             self._watching.cancel()
             await asyncio.gather(self._watching, return_exceptions=True)
         await self.notices.stop()
+        await self.locks.close()
 
 
 async def join(journal: PgJournal, dsn: str, caches: Caches) -> Replica:
     name = replica_name()
     notices = Notices(dsn, name, journal.pool)
-    caches.comment_writes = SharedCommentWrites(journal.pool, notices)
+    # Comment locks hold a connection while their write is on its way to GitHub (seconds,
+    # when GitHub is slow): a pool of their own, so intake and claims never wait behind them.
+    locks = AsyncConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=LOCK_CONNECTIONS,
+        open=False,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+    )
+    await locks.open(wait=True, timeout=30)
+    caches.comment_writes = SharedCommentWrites(locks, notices)
     caches.announce = notices.publish
     notices.handlers[LABEL_REMOVED] = lambda body: caches.heard(LABEL_REMOVED, body)
     notices.on_gap.append(caches.labels_added.clear)
-    replica = Replica(name, notices)
+    replica = Replica(name, notices, locks)
     notices.handlers[CHANGED] = replica._heard_change
     notices.on_gap.append(lambda: replica._heard_change({}))
     await notices.start()

@@ -7,10 +7,12 @@ Several replicas need the same across processes: the lock is also a
 PostgreSQL advisory lock, and the clock is shared (``comment_clock``). Under
 the lock a replica reads the issue's last write moment (the authority: a
 write by any replica since its list was read is a conflict). Just before it
-writes to GitHub it stores the moment of its write (``intend``), committed and
-announced before the write leaves: a replica killed between its write and
-anything after it has still told the others, who then read the comments again
-rather than write a second one.
+writes to GitHub it stores the moment of its write (``intend``), committed
+before the write leaves: a replica killed between its write and anything after
+it has still told the others, who then read the comments again rather than
+write a second one. The others *hear* of the moment (a notice) only once the
+write is answered: a list read while the write is on its way does not show
+it, so it must not count as current from that moment.
 
 A moment a replica has not heard of yet only makes it list again (a conflict
 its retry resolves), never write over another replica's comment.
@@ -25,18 +27,15 @@ from typing import Any
 
 from ..plan.actions import IssueRef
 from ..plan.comments import CommentWrites
-from .notices import CHANNEL, Notices
+from .notices import Notices
 
 log = logging.getLogger("flywheel.replicas")
 
 KIND = "comment"
-INTEND = (  # the moment, stored and announced in one statement (committed: autocommit)
-    "WITH stored AS (INSERT INTO comment_clock (issue, moment)"
-    " VALUES (%(key)s, nextval('comment_moments')) ON CONFLICT (issue) DO UPDATE"
-    " SET moment = GREATEST(comment_clock.moment, excluded.moment) RETURNING moment)"
-    " SELECT moment, pg_notify(%(channel)s::text, nextval('replica_notices')::text || ' ' ||"
-    " json_build_object('replica', %(replica)s::text, 'kind', %(kind)s::text,"
-    " 'repo', %(repo)s::text, 'number', %(number)s::int, 'moment', moment)::text) FROM stored"
+INTEND = (  # stored and committed (autocommit) before the write leaves
+    "INSERT INTO comment_clock (issue, moment) VALUES (%s, nextval('comment_moments'))"
+    " ON CONFLICT (issue) DO UPDATE SET moment = GREATEST(comment_clock.moment,"
+    " excluded.moment) RETURNING moment"
 )
 
 
@@ -65,13 +64,7 @@ class SharedCommentWrites(CommentWrites):
         conn = self._held.get(issue)
         if conn is None:
             return
-        row = await (
-            await conn.execute(
-                INTEND,
-                {"key": _key(issue), "channel": CHANNEL, "replica": self._notices.replica,
-                 "kind": KIND, "repo": issue.repo, "number": issue.number},
-            )
-        ).fetchone()  # fmt: skip
+        row = await (await conn.execute(INTEND, (_key(issue),))).fetchone()
         self._reserved[issue] = int(row["moment"])
 
     @asynccontextmanager
@@ -89,8 +82,11 @@ class SharedCommentWrites(CommentWrites):
                 yield
             finally:
                 self._held.pop(issue, None)
-                self._reserved.pop(issue, None)
+                moment = self._reserved.pop(issue, None)
                 try:
+                    if moment is not None:  # the write is answered (or failed): now say so
+                        body = {"repo": issue.repo, "number": issue.number, "moment": moment}
+                        await self._notices.publish(KIND, body, conn)
                     await conn.execute("SELECT pg_advisory_unlock_all()")
                 except Exception as exc:  # the connection died: its locks died with it
                     log.warning("releasing the comment lock on %s: %s", issue, exc)

@@ -65,12 +65,19 @@ class PgJournal(JournalQueries):
     LISTED = LISTED_PG
     PRIVATE = PRIVATE_PG
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 24) -> None:
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.dsn = dsn
         self._pool = AsyncConnectionPool(
             dsn,
             min_size=min_size,
             max_size=max_size,
+            open=False,
+            kwargs={"autocommit": True, "row_factory": dict_row},
+        )
+        self._leases = AsyncConnectionPool(  # renewals only (see extend)
+            dsn,
+            min_size=1,
+            max_size=1,
             open=False,
             kwargs={"autocommit": True, "row_factory": dict_row},
         )
@@ -81,6 +88,7 @@ class PgJournal(JournalQueries):
     async def open(self) -> None:
         await asyncio.to_thread(migrate_dsn, self.dsn, JOURNAL)
         await self._pool.open(wait=True, timeout=30)
+        await self._leases.open(wait=True, timeout=30)
 
     @property
     def pool(self) -> AsyncConnectionPool:
@@ -89,6 +97,7 @@ class PgJournal(JournalQueries):
 
     async def close(self) -> None:
         await self._pool.close()
+        await self._leases.close()
 
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         async with self._pool.connection() as conn:
@@ -216,13 +225,20 @@ class PgJournal(JournalQueries):
         )
         return sorted((delivery_from_row(r) for r in rows), key=lambda d: d.seq)
 
-    async def extend(self, replica: str, *, lease: float) -> int:
-        """Renew this replica's claims (it is alive); how many it holds."""
-        rows = await self._execute(
-            "UPDATE deliveries SET lease_until=%s WHERE claimed_by=%s AND state=%s RETURNING seq",
-            (time.time() + lease, replica, RUNNING),
-        )
-        return len(rows)
+    async def extend(self, replica: str, *, lease: float) -> set[str]:
+        """Renew this replica's claims (it is alive); the deliveries it still holds.
+
+        On a connection of its own: a renewal must not wait behind the pool's other
+        work, or a busy replica would lose claims it is still running.
+        """
+        async with self._leases.connection() as conn:
+            cursor = await conn.execute(
+                "UPDATE deliveries SET lease_until=%s WHERE claimed_by=%s AND state=%s"
+                " RETURNING id",
+                (time.time() + lease, replica, RUNNING),
+            )
+            rows = await cursor.fetchall()
+        return {row["id"] for row in rows}
 
     async def release(self, replica: str) -> int:
         """A replica stopping hands its unfinished claims back at once (no lease to wait)."""
