@@ -67,11 +67,13 @@ def visit(base: str) -> dict[str, Any]:
         wait.until(arrived.url_matches(r"/communities$"))
         seen["after_login"] = driver.current_url
         seen["communities_h1"] = driver.find_element(By.TAG_NAME, "h1").text
-        seen["circles"] = len(driver.find_elements(By.CSS_SELECTOR, "#graph circle"))
-        seen["rows"] = [
-            row.get_attribute("id")
-            for row in driver.find_elements(By.CSS_SELECTOR, "#communities tbody tr")
-        ]
+        # Read in one script: elements found in one call and read in the next can be stale
+        # when the page is still being replaced after the redirect (seen once in CI).
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+        seen["circles"], seen["rows"] = driver.execute_script(
+            "return [document.querySelectorAll('#graph circle').length,"
+            " Array.from(document.querySelectorAll('#communities tbody tr'), r => r.id)]"
+        )
         seen["graph_size"] = driver.find_element(By.ID, "graph").size
         driver.save_screenshot(str(ARTIFACTS / "dashboard-communities.png"))
 
