@@ -38,8 +38,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import aiohttp
 from aiohttp import web
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
+from economy import new_key
 from intake import SECRET, free_port, payload, run_wrk, wait_for
 
 from tests import postgres
@@ -61,19 +60,10 @@ LATENCY = 0.05
 IN_FLIGHT = 32
 
 
-def private_key() -> str:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    return key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-
-
 async def applied(count: int, cluster: str, workdir: Path) -> list[tuple[Any, ...]]:
     """(engine, replicas, deliveries applied per second, GitHub calls, retries, failed) per
     configuration."""
-    key = private_key()
+    key = new_key()
     rows = []
     for engine, replicas in (("sqlite", 1), ("postgresql", 1), ("postgresql", 2),
                              ("postgresql", 3)):  # fmt: skip

@@ -32,64 +32,62 @@ async def journals(postgres_dsn: str) -> AsyncIterator[list[PgJournal]]:
         await store.close()
 
 
-async def replicas(journals: list[PgJournal], dsn: str) -> list[tuple[Replica, Caches]]:
-    joined = []
+@pytest.fixture
+async def joined(
+    journals: list[PgJournal], postgres_dsn: str
+) -> AsyncIterator[list[tuple[Replica, Caches]]]:
+    """Two replicas on one database, each with its caches; stopped afterwards."""
+    found = []
     for store in journals:
         caches = Caches()
-        joined.append((await join(store, dsn, caches), caches))
-    return joined
+        found.append((await join(store, postgres_dsn, caches), caches))
+    yield found
+    for replica, _ in found:
+        await replica.stop()
 
 
 async def test_a_comment_another_replica_wrote_since_our_list_is_a_conflict(
-    journals: list[PgJournal], postgres_dsn: str
+    joined: list[tuple[Replica, Caches]],
 ) -> None:
-    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
-    try:
-        lists_a = CommentLists(caches_a.comment_writes)
-        lists_a.known_empty(ISSUE)  # replica A's delivery "listed" the issue's comments
-        async with caches_b.comment_writes.lock(ISSUE):  # replica B writes a comment there
-            await caches_b.comment_writes.intend(ISSUE)
-            CommentLists(caches_b.comment_writes).wrote(ISSUE)
-        async with caches_a.comment_writes.lock(ISSUE):
-            with pytest.raises(CommentConflict):
-                await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
-        # Its retry lists again, counting from what it now knows: no conflict.
-        again = CommentLists(caches_a.comment_writes)
-        again.known_empty(ISSUE)
-        async with caches_a.comment_writes.lock(ISSUE):
-            assert await again.current(None, ISSUE) == []  # type: ignore[arg-type]
-    finally:
-        await a.stop()
-        await b.stop()
+    (_a, caches_a), (_b, caches_b) = joined
+    lists_a = CommentLists(caches_a.comment_writes)
+    lists_a.known_empty(ISSUE)  # replica A's delivery "listed" the issue's comments
+    async with caches_b.comment_writes.lock(ISSUE):  # replica B writes a comment there
+        await caches_b.comment_writes.intend(ISSUE)
+        CommentLists(caches_b.comment_writes).wrote(ISSUE)
+    async with caches_a.comment_writes.lock(ISSUE):
+        with pytest.raises(CommentConflict):
+            await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
+    # Its retry lists again, counting from what it now knows: no conflict.
+    again = CommentLists(caches_a.comment_writes)
+    again.known_empty(ISSUE)
+    async with caches_a.comment_writes.lock(ISSUE):
+        assert await again.current(None, ISSUE) == []  # type: ignore[arg-type]
 
 
 async def test_a_replica_killed_as_its_comment_left_still_makes_the_others_list_again(
-    journals: list[PgJournal], postgres_dsn: str
+    joined: list[tuple[Replica, Caches]],
 ) -> None:
     """SIGKILLed between its write to GitHub and anything after it: what it announced before
     the write left is all the others need."""
-    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
-    try:
-        lists_a = CommentLists(caches_a.comment_writes)
-        lists_a.known_empty(ISSUE)
-        b.notices.handlers.clear()  # replica A hears nothing either way: the clock must do
-        a.notices.handlers.clear()
-        dying = caches_b.comment_writes.lock(ISSUE)
-        await dying.__aenter__()
-        await caches_b.comment_writes.intend(ISSUE)  # ... and the write leaves; then SIGKILL
-        await dying.__aexit__(None, None, None)  # the server drops a dead session's locks
-        async with caches_a.comment_writes.lock(ISSUE):
-            with pytest.raises(CommentConflict):
-                await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
-    finally:
-        await a.stop()
-        await b.stop()
+    (a, caches_a), (b, caches_b) = joined
+    lists_a = CommentLists(caches_a.comment_writes)
+    lists_a.known_empty(ISSUE)
+    b.notices.handlers.clear()  # replica A hears nothing either way: the clock must do
+    a.notices.handlers.clear()
+    dying = caches_b.comment_writes.lock(ISSUE)
+    await dying.__aenter__()
+    await caches_b.comment_writes.intend(ISSUE)  # ... and the write leaves; then SIGKILL
+    await dying.__aexit__(None, None, None)  # the server drops a dead session's locks
+    async with caches_a.comment_writes.lock(ISSUE):
+        with pytest.raises(CommentConflict):
+            await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
 
 
 async def test_comment_writes_on_one_issue_wait_for_each_other_across_replicas(
-    journals: list[PgJournal], postgres_dsn: str
+    joined: list[tuple[Replica, Caches]],
 ) -> None:
-    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
+    (_a, caches_a), (_b, caches_b) = joined
     order: list[str] = []
 
     async def write(name: str, caches: Caches) -> None:
@@ -98,29 +96,21 @@ async def test_comment_writes_on_one_issue_wait_for_each_other_across_replicas(
             await asyncio.sleep(0.1)
             order.append(f"{name} out")
 
-    try:
-        await asyncio.gather(write("a", caches_a), write("b", caches_b))
-        assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
-    finally:
-        await a.stop()
-        await b.stop()
+    await asyncio.gather(write("a", caches_a), write("b", caches_b))
+    assert order in (["a in", "a out", "b in", "b out"], ["b in", "b out", "a in", "a out"])
 
 
 async def test_a_label_removed_on_one_replica_is_forgotten_by_the_others_before_they_claim(
-    journals: list[PgJournal], postgres_dsn: str
+    joined: list[tuple[Replica, Caches]],
 ) -> None:
-    (a, caches_a), (b, caches_b) = await replicas(journals, postgres_dsn)
-    try:
-        caches_a.labels_added[ISSUE] = {"needs: info", "onboarding"}
-        assert caches_b.announce is not None
-        await caches_b.announce(
-            LABEL_REMOVED, {"repo": ISSUE.repo, "number": ISSUE.number, "name": "needs: info"}
-        )
-        await a.notices.caught_up()  # what a claim waits for
-        assert caches_a.labels_added[ISSUE] == {"onboarding"}
-    finally:
-        await a.stop()
-        await b.stop()
+    (a, caches_a), (_b, caches_b) = joined
+    caches_a.labels_added[ISSUE] = {"needs: info", "onboarding"}
+    assert caches_b.announce is not None
+    await caches_b.announce(
+        LABEL_REMOVED, {"repo": ISSUE.repo, "number": ISSUE.number, "name": "needs: info"}
+    )
+    await a.notices.caught_up()  # what a claim waits for
+    assert caches_a.labels_added[ISSUE] == {"onboarding"}
 
 
 async def test_exactly_one_replica_runs_the_periodic_passes_and_another_takes_over(
@@ -207,7 +197,7 @@ async def test_a_dead_replicas_delivery_is_finished_by_another(journals: list[Pg
     assert stored is not None
     dying.submit(stored)
     await asyncio.wait_for(started.wait(), 5)
-    for task in [*dying._loops, *dying._running]:  # SIGKILL: no stop, no hand-back
+    for task in [*dying._loops, *dying._inflight]:  # SIGKILL: no stop, no hand-back
         task.cancel()
     alive = ClaimingDispatcher(journals[1], works, standard_metrics(), replica="alive", lease=0.6)
     await alive.start()
@@ -221,23 +211,19 @@ async def test_a_dead_replicas_delivery_is_finished_by_another(journals: list[Pg
 
 
 async def test_a_change_on_one_replica_makes_the_others_dashboard_pages_stale(
-    journals: list[PgJournal], postgres_dsn: str
+    joined: list[tuple[Replica, Caches]],
 ) -> None:
-    (a, _), (b, _) = await replicas(journals, postgres_dsn)
+    (a, _), (b, _) = joined
     writes = [0]  # replica B's facts and index versions
     b.watch(lambda: writes[0], every=0.05)
-    try:
-        await asyncio.sleep(0.2)
-        assert a.changed_elsewhere == 0  # nothing written: nothing said
-        writes[0] += 1
-        for _ in range(40):
-            if a.changed_elsewhere:
-                break
-            await asyncio.sleep(0.05)
-        assert a.changed_elsewhere == 1 and b.changed_elsewhere == 0
-    finally:
-        await a.stop()
-        await b.stop()
+    await asyncio.sleep(0.2)
+    assert a.changed_elsewhere == 0  # nothing written: nothing said
+    writes[0] += 1
+    for _ in range(40):
+        if a.changed_elsewhere:
+            break
+        await asyncio.sleep(0.05)
+    assert a.changed_elsewhere == 1 and b.changed_elsewhere == 0
 
 
 async def test_a_replica_that_lost_its_claim_stops_running_the_delivery(

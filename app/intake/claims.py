@@ -44,7 +44,6 @@ class ClaimingDispatcher(Dispatcher):
     ) -> None:
         super().__init__(journal, process, metrics, **options)
         self.replica, self.lease, self._notices = replica, lease, notices
-        self._running: set[asyncio.Task[str]] = set()
         self._claims: dict[asyncio.Task[str], str] = {}  # task → the delivery it runs
         self._wake = asyncio.Event()
         self._released_at = 0.0
@@ -53,7 +52,7 @@ class ClaimingDispatcher(Dispatcher):
 
     @property
     def depth(self) -> int:
-        return len(self._running)
+        return len(self._inflight)
 
     async def start(self) -> int:
         if self._workers == 0:
@@ -71,15 +70,7 @@ class ClaimingDispatcher(Dispatcher):
             self._wake.set()
 
     async def stop(self, grace: float) -> None:
-        self._stopping = True
-        for loop_task in self._loops:
-            loop_task.cancel()
-        await asyncio.gather(*self._loops, return_exceptions=True)
-        if self._running:
-            _done, left = await asyncio.wait(self._running, timeout=grace)
-            for task in left:
-                task.cancel()
-            await asyncio.gather(*left, return_exceptions=True)
+        await super().stop(grace)  # the claim loops end, running deliveries get their grace
         try:
             handed = await self._journal.release(self.replica)
         except Exception as exc:  # the database is gone: the leases run out instead
@@ -116,7 +107,7 @@ class ClaimingDispatcher(Dispatcher):
             handed = await self._journal.release_expired()
             if handed:
                 log.warning("took back %d deliveries from a replica that stopped", handed)
-        free = self._workers - len(self._running)
+        free = self._workers - len(self._inflight)
         claimed = (
             await self._journal.claim(self.replica, lease=self.lease, limit=free) if free else []
         )
@@ -124,10 +115,10 @@ class ClaimingDispatcher(Dispatcher):
             await self._notices.caught_up()
         for delivery in claimed:
             task = asyncio.create_task(self._run_claimed(delivery))
-            self._running.add(task)
+            self._inflight.add(task)
             self._claims[task] = delivery.id
             task.add_done_callback(self._finished)
-        if not claimed and not self._running:
+        if not claimed and not self._inflight:
             self._idle.set()
 
     async def _run_claimed(self, delivery: Delivery) -> str:
@@ -137,7 +128,7 @@ class ClaimingDispatcher(Dispatcher):
             self._not_before.pop(delivery.id, None)
 
     def _finished(self, task: asyncio.Task[str]) -> None:
-        self._running.discard(task)
+        self._inflight.discard(task)
         self._claims.pop(task, None)
         self._wake.set()  # a worker is free, and its issue's next delivery may be due
 
