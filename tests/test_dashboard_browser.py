@@ -46,6 +46,27 @@ def browser_or_skip() -> Any:
     return webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
 
 
+def leave_page(driver: Any, action: Any) -> None:
+    """Do ``action`` and return once the next page has replaced this one and is complete.
+
+    Waiting for the URL alone is not enough: the sign-in page is served at the URL it guards,
+    and a URL changes before its page is parsed, so an element found then can be the old
+    page's and stale a call later (seen in CI). The old page is marked in its own window
+    object, which a navigation replaces; calls made while the pages change may fail in
+    several ways (stale node, node not in the document), so the wait ignores them.
+    """
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver.execute_script("window.flywheelOldPage = true")
+    action()
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return !window.flywheelOldPage && document.readyState === 'complete'"
+        )
+    )
+
+
 def visit(base: str) -> dict[str, Any]:
     """Everything a person would do, in the browser (a thread: the app runs on the loop)."""
     from selenium.webdriver.common.by import By
@@ -63,13 +84,11 @@ def visit(base: str) -> dict[str, Any]:
         seen["login_title"] = driver.title
         driver.save_screenshot(str(ARTIFACTS / "dashboard-sign-in.png"))
         driver.find_element(By.ID, "token").send_keys(TOKEN)
-        driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button").click()
+        sign_in = driver.find_element(By.CSS_SELECTOR, "form[action='/login'] button")
+        leave_page(driver, sign_in.click)
         wait.until(arrived.url_matches(r"/communities$"))
         seen["after_login"] = driver.current_url
         seen["communities_h1"] = driver.find_element(By.TAG_NAME, "h1").text
-        # Read in one script: elements found in one call and read in the next can be stale
-        # when the page is still being replaced after the redirect (seen once in CI).
-        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
         seen["circles"], seen["rows"] = driver.execute_script(
             "return [document.querySelectorAll('#graph circle').length,"
             " Array.from(document.querySelectorAll('#communities tbody tr'), r => r.id)]"
@@ -77,7 +96,7 @@ def visit(base: str) -> dict[str, Any]:
         seen["graph_size"] = driver.find_element(By.ID, "graph").size
         driver.save_screenshot(str(ARTIFACTS / "dashboard-communities.png"))
 
-        driver.find_element(By.LINK_TEXT, "Operations").click()
+        leave_page(driver, driver.find_element(By.LINK_TEXT, "Operations").click)
         wait.until(arrived.url_matches(r"/$"))
         seen["mode"] = driver.find_element(By.ID, "mode").text
         seen["delivery_rows"] = len(driver.find_elements(By.CSS_SELECTOR, "#deliveries tbody tr"))
@@ -85,7 +104,7 @@ def visit(base: str) -> dict[str, Any]:
         driver.save_screenshot(str(ARTIFACTS / "dashboard-operations.png"))
         select = driver.find_element(By.ID, "outcome")
         select.find_element(By.CSS_SELECTOR, "option[value='done']").click()
-        driver.find_element(By.CSS_SELECTOR, "form.filters button").click()
+        leave_page(driver, driver.find_element(By.CSS_SELECTOR, "form.filters button").click)
         wait.until(arrived.url_contains("outcome=done"))
         seen["filtered_url"] = driver.current_url
         badges = driver.find_elements(By.CSS_SELECTOR, "#deliveries .badge")
