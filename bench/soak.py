@@ -65,7 +65,7 @@ def main() -> int:
         ("refused while down / redelivered", f"{report.refused_while_down} / {report.redelivered}"),
         ("replicas (PostgreSQL above 1)", args.replicas),
         ("restarts after SIGKILL", report.restarts),
-        ("claims passed on after a kill (lease ran out)", taken_back),
+        ("claims passed on after a kill (session closed or lease ran out)", taken_back),
         ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(report.faults.items()))),
         ("retries (journal attempts beyond the first)", report.retries),
         ("deliveries failed for good", report.failed),

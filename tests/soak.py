@@ -459,7 +459,7 @@ def app_env(
             "GITHUB_WEBHOOK_SECRET": SOAK_SECRET,
             "GITHUB_API_URL": fake_url,
             "FLYWHEEL_DB": database or str(workdir / "flywheel.db"),
-            "FLYWHEEL_LEASE_SECONDS": "3",  # a killed replica's claims pass on soon
+            "FLYWHEEL_LEASE_SECONDS": "30",  # a killed replica's claims pass on by its session
             "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
             "FLYWHEEL_GITHUB_TIMEOUT": "1",
             "FLYWHEEL_RETRY_BASE": "0.2",

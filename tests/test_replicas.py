@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from app.intake import claims
 from app.intake.claims import ClaimingDispatcher
 from app.intake.leadership import Leadership
 from app.intake.replica import Replica, join
@@ -16,7 +17,7 @@ from app.observe.metrics import standard_metrics
 from app.plan.actions import IssueRef
 from app.plan.comments import LABEL_REMOVED, Caches, CommentConflict, CommentLists
 from app.store.delivery import Delivery
-from app.store.journal_pg import PgJournal
+from app.store.journal_pg import LIVENESS_CLASS, PgJournal
 from tests.test_storage_contract import delivery
 
 ISSUE = IssueRef("example-org/hubs", 7)
@@ -261,3 +262,109 @@ async def test_a_replica_that_lost_its_claim_stops_running_the_delivery(
         await stalled.stop(1.0)
     row = await journals[1].get("d-1")
     assert row["state"] == "running" and row["attempts"] == 2  # the other replica's, intact
+
+
+async def _die(dispatcher: ClaimingDispatcher) -> None:
+    """SIGKILL, as the database sees it: no stop, no hand-back, and the sessions close."""
+    for task in [*dispatcher._loops, *dispatcher._inflight]:
+        task.cancel()
+    await dispatcher.liveness.stop()
+
+
+async def _finished_by_another(
+    journals: list[PgJournal], taken_over: asyncio.Event, within: float = 10
+) -> float:
+    """Start a replica that claims after another; the seconds it took to finish d-1."""
+
+    async def works(d: Delivery) -> dict[str, Any]:
+        taken_over.set()
+        return {}
+
+    alive = ClaimingDispatcher(journals[1], works, standard_metrics(), replica="alive", lease=30)
+    began = asyncio.get_running_loop().time()
+    await alive.start()
+    try:
+        await asyncio.wait_for(taken_over.wait(), within)
+    finally:
+        await alive.stop(1.0)
+    return asyncio.get_running_loop().time() - began
+
+
+async def _claimed_and_hung(journal: PgJournal, name: str) -> ClaimingDispatcher:
+    started = asyncio.Event()
+
+    async def hangs(d: Delivery) -> dict[str, Any]:
+        started.set()
+        await asyncio.sleep(3600)
+        return {}
+
+    dispatcher = ClaimingDispatcher(journal, hangs, standard_metrics(), replica=name, lease=30)
+    await dispatcher.start()
+    stored = await journal.record(delivery(1))
+    assert stored is not None
+    dispatcher.submit(stored)
+    await asyncio.wait_for(started.wait(), 5)
+    return dispatcher
+
+
+async def test_a_dead_replicas_claim_passes_on_when_its_session_closes_not_its_lease(
+    journals: list[PgJournal],
+) -> None:
+    """A 30-second lease, yet the work moves within seconds: the database saw the process go."""
+    dying = await _claimed_and_hung(journals[0], "dying")
+    await _die(dying)
+    taken_over = asyncio.Event()
+    seconds = await _finished_by_another(journals, taken_over)
+    assert seconds < 8, "taken back by the session, not after the 30-second lease"
+    row = await journals[1].get("d-1")
+    assert row["state"] == "done" and row["attempts"] == 2
+
+
+async def test_a_replica_whose_session_drops_a_moment_keeps_its_claims(
+    journals: list[PgJournal],
+) -> None:
+    """A dropped connection (a proxy restarting) is not death: the replica holds its lock
+    again within the grace, and nobody else runs its delivery."""
+    living = await _claimed_and_hung(journals[0], "living")
+    try:
+
+        async def works(d: Delivery) -> dict[str, Any]:
+            raise AssertionError("ran a live replica's delivery")
+
+        other = ClaimingDispatcher(journals[1], works, standard_metrics(), replica="other")
+        await other.start()
+        async with journals[1].pool.connection() as conn:
+            await conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_locks"
+                " WHERE locktype='advisory' AND classid=%s::oid AND objid=hashtext('living')::oid",
+                (LIVENESS_CLASS,),
+            )
+        await asyncio.sleep(4.0)  # two grace periods, eight looks by the other replica
+        gone, _up = await journals[1].claimers_gone("other")
+        await other.stop(1.0)
+        assert gone == {}, "its lock is held again"
+        row = await journals[1].get("d-1")
+        assert row["state"] == "running" and row["claimed_by"] == "living"
+    finally:
+        await living.stop(0.1)
+
+
+async def test_claims_made_before_the_server_restarted_wait_for_their_replicas_to_reconnect(
+    journals: list[PgJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server restart ends every session at once; a claim older than the restart is not
+    taken until the replicas have had time to hold their locks again."""
+    dying = await _claimed_and_hung(journals[0], "before-restart")
+    await _die(dying)
+    async with journals[1].pool.connection() as conn:  # claimed before the server started
+        await conn.execute("UPDATE deliveries SET started_at = 0")
+    gone, up = await journals[1].claimers_gone("alive")
+    assert gone == {"before-restart": True} and up > 0
+    monkeypatch.setattr(claims, "SERVER_RESTART_GRACE_SECONDS", up + 3600)  # it just restarted
+    taken_over = asyncio.Event()
+    with pytest.raises(TimeoutError):  # two grace periods
+        await _finished_by_another(journals, taken_over, within=4)
+    assert (await journals[1].get("d-1"))["claimed_by"] == "before-restart"
+    monkeypatch.setattr(claims, "SERVER_RESTART_GRACE_SECONDS", 0.0)  # long enough ago
+    taken_over.clear()
+    assert await _finished_by_another(journals, taken_over) < 8

@@ -36,8 +36,8 @@ async def test_three_replicas_on_postgresql_with_one_killed_end_as_one_process_d
     private_key: str, tmp_path: Path, postgres_dsn: str
 ) -> None:
     """Three ``flywheel serve`` on one PostgreSQL database, deliveries spread over them, one
-    SIGKILLed twice mid-stream (its claims pass on after the lease): the same final GitHub
-    state as one fault-free process on SQLite."""
+    SIGKILLed twice mid-stream (its claims pass on once its session closes): the same final
+    GitHub state as one fault-free process on SQLite."""
     report = await soak(
         40, private_key, tmp_path, seed=11, fault_rate=0.3, database=postgres_dsn, replicas=3
     )

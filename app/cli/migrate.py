@@ -119,9 +119,7 @@ def _copy(
 ) -> int:
     """Rows of ``table`` into the same table at the target; rows already there are kept."""
     marks = ",".join("?" * len(columns.split(",")))
-    insert = (
-        f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
-    )
+    insert = f"INSERT INTO {table} ({columns}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING"
     copied = 0
     for chunk in _chunks(lite.execute(f"SELECT {columns} FROM {table} ORDER BY {order or key}")):
         with pg:

@@ -7,7 +7,10 @@ so one issue's deliveries apply in arrival order whichever replica runs them,
 and a replica with free workers takes on what a busy one received. A claim is
 a lease the replica renews while it runs; a replica that dies (SIGKILL, a lost
 node) stops renewing, and once its lease runs out any replica hands the work
-on. A replica stopping normally hands its unfinished claims back at once.
+on. Sooner, in the usual case: a dead process's session closes, and with it
+the lock that says it lives (``liveness.py``), so its claims pass on within
+seconds, and a replica restarted after a crash finds its old work at once. A
+replica stopping normally hands its unfinished claims back at once.
 
 Retries are the journal's: a delivery postponed for a retry is pending with a
 time, and holds back its issue's later deliveries until it is done.
@@ -22,12 +25,19 @@ import time
 from typing import Any
 
 from ..store.delivery import Delivery
+from .liveness import Liveness
 from .notices import Notices
 from .worker import Dispatcher
 
 log = logging.getLogger("flywheel.claims")
 
 POLL_SECONDS = 0.5  # for a retry falling due, or a lane another replica just freed
+GONE_EVERY_SECONDS = 0.5  # how often to look for replicas whose session is gone
+# A claimer seen without a session for this long is dead (a moment's reconnect is not)...
+GONE_GRACE_SECONDS = 2.0
+# ... unless the server restarted since it claimed: that ends every replica's session at once,
+# and each live one takes its lock again within a second or two of the server's return.
+SERVER_RESTART_GRACE_SECONDS = 10.0
 
 
 class ClaimingDispatcher(Dispatcher):
@@ -40,13 +50,17 @@ class ClaimingDispatcher(Dispatcher):
         replica: str,
         lease: float = 30.0,
         notices: Notices | None = None,
+        gone_grace: float = GONE_GRACE_SECONDS,
         **options: Any,
     ) -> None:
         super().__init__(journal, process, metrics, **options)
         self.replica, self.lease, self._notices = replica, lease, notices
         self._claims: dict[asyncio.Task[str], str] = {}  # task → the delivery it runs
         self._wake = asyncio.Event()
-        self._released_at = 0.0
+        self._released_at = self._looked_at = 0.0
+        self.liveness = Liveness(journal.dsn, replica)
+        self._gone_grace = gone_grace
+        self._gone_since: dict[str, float] = {}  # claimers seen without a session, since
         if notices is not None:
             notices.on_delivery.append(self._wake.set)
 
@@ -57,6 +71,7 @@ class ClaimingDispatcher(Dispatcher):
     async def start(self) -> int:
         if self._workers == 0:
             return 0
+        await self.liveness.start()
         self._loops = [
             asyncio.create_task(self._claim_forever()),
             asyncio.create_task(self._renew_forever()),
@@ -73,9 +88,11 @@ class ClaimingDispatcher(Dispatcher):
         await super().stop(grace)  # the claim loops end, running deliveries get their grace
         try:
             handed = await self._journal.release(self.replica)
-        except Exception as exc:  # the database is gone: the leases run out instead
+        except Exception as exc:  # the database is gone: our session too, so others take them
             log.warning("could not hand back this replica's claims: %s", exc)
             return
+        finally:
+            await self.liveness.stop()
         if handed:
             log.info("handed %d unfinished deliveries back to the other replicas", handed)
 
@@ -107,6 +124,9 @@ class ClaimingDispatcher(Dispatcher):
             handed = await self._journal.release_expired()
             if handed:
                 log.warning("took back %d deliveries from a replica that stopped", handed)
+        if now - self._looked_at >= GONE_EVERY_SECONDS:
+            self._looked_at = now
+            await self._take_back_from_the_gone(now)
         free = self._workers - len(self._inflight)
         claimed = (
             await self._journal.claim(self.replica, lease=self.lease, limit=free) if free else []
@@ -120,6 +140,23 @@ class ClaimingDispatcher(Dispatcher):
             task.add_done_callback(self._finished)
         if not claimed and not self._inflight:
             self._idle.set()
+
+    async def _take_back_from_the_gone(self, now: float) -> None:
+        gone, server_up = await self._journal.claimers_gone(self.replica)
+        self._gone_since = {name: self._gone_since.get(name, now) for name in gone}
+        dead = [
+            name
+            for name, since in self._gone_since.items()
+            if now - since >= self._gone_grace
+            and (not gone[name] or server_up >= SERVER_RESTART_GRACE_SECONDS)
+        ]
+        if dead:
+            handed = await self._journal.release_claims_of(dead)
+            for name in dead:
+                del self._gone_since[name]
+            if handed:
+                log.warning("took back %d deliveries from %s (its session is gone)", handed,
+                            ", ".join(sorted(dead)))  # fmt: skip
 
     async def _run_claimed(self, delivery: Delivery) -> str:
         try:

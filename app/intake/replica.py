@@ -36,7 +36,7 @@ def replica_name() -> str:
 
 
 CHANGED = "data_changed"
-LOCK_CONNECTIONS = 12  # + the journal's 10 + 5 single ones: about 27 a replica
+LOCK_CONNECTIONS = 12  # + the journal's 10 + 6 single ones: about 28 a replica
 CHANGES_EVERY = 2.0
 
 

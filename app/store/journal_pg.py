@@ -11,7 +11,8 @@ thread does by hand.
 Several replicas claim deliveries with ``FOR UPDATE SKIP LOCKED``: a delivery is
 claimable only when no earlier delivery of its lane (its issue) is unfinished,
 so one issue's deliveries still apply in order across replicas, and a claim is
-a lease: a replica that dies loses its claims when the lease runs out.
+a lease: a replica that dies loses its claims when the lease runs out, or sooner,
+once its session (which holds a lock named after it) is gone.
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ def _pg(sql: str) -> str:
 
 
 DELIVERIES_CHANNEL = "flywheel_deliveries"
+# pg_advisory_lock(LIVENESS_CLASS, hashtext(replica)) is held by a live replica (liveness.py).
+LIVENESS_CLASS = 0x466C7958  # "FlyX": two-key locks, apart from the one-key ones
 ROWS_PER_INSERT = 500  # 9 parameters a row: well under PostgreSQL's 65,535
 
 
@@ -255,5 +258,34 @@ class PgJournal(JournalQueries):
             "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
             " WHERE state=%s AND lease_until < %s RETURNING seq",
             (PENDING, RUNNING, time.time()),
+        )
+        return len(rows)
+
+    async def claimers_gone(self, replica: str) -> tuple[dict[str, bool], float]:
+        """Replicas other than ``replica`` holding claims but no session (dead, or
+        reconnecting after a database restart), each with whether the server restarted
+        since it claimed; and the seconds since the server started."""
+        rows = await self._execute(
+            "SELECT d.claimed_by, bool_or(d.started_at < start) AS restarted_since,"
+            " min(EXTRACT(EPOCH FROM now()) - start) AS up"
+            " FROM deliveries d,"
+            "  (SELECT EXTRACT(EPOCH FROM pg_postmaster_start_time())::float8 AS start) s"
+            " WHERE d.state=%s AND d.claimed_by IS NOT NULL AND d.claimed_by <> %s"
+            " AND NOT EXISTS (SELECT 1 FROM pg_locks l WHERE l.locktype='advisory'"
+            "  AND l.database=(SELECT oid FROM pg_database WHERE datname=current_database())"
+            "  AND l.classid=%s::oid AND l.objid=hashtext(d.claimed_by)::oid"
+            "  AND l.objsubid=2 AND l.granted)"
+            " GROUP BY d.claimed_by",
+            (RUNNING, replica, LIVENESS_CLASS),
+        )
+        gone = {row["claimed_by"]: row["restarted_since"] for row in rows}
+        return gone, min((float(row["up"]) for row in rows), default=0.0)
+
+    async def release_claims_of(self, replicas: Iterable[str]) -> int:
+        """The claims of replicas found gone become claimable again, without their lease."""
+        rows = await self._execute(
+            "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
+            " WHERE state=%s AND claimed_by = ANY(%s) RETURNING seq",
+            (PENDING, RUNNING, list(replicas)),
         )
         return len(rows)
