@@ -87,3 +87,29 @@ def test_migrate_db_refuses_what_it_cannot_do(tmp_path: Path, capsys: Any) -> No
     missing = tmp_path / "nothing.db"
     assert main(["migrate-db", "--from", str(missing), "--to", "postgresql://db/x"]) == 2
     assert f"no SQLite database at {missing}" in capsys.readouterr().err
+
+
+def test_a_database_the_server_lacks_is_created_at_first_start(postgres_cluster: str) -> None:
+    """FLYWHEEL_DB naming a database not made yet: the first start makes it (no createdb);
+    a role that may not create one gets the reason and the command, and nothing is made."""
+    import psycopg
+
+    from app.__main__ import error_line
+    from app.store.migrations import JOURNAL, migrate_dsn
+
+    server = postgres_cluster.rsplit("/", 1)[0]
+    assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == [1, 2, 3]
+    assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == []  # there now, migrated
+    with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+        admin.execute("DROP ROLE IF EXISTS lowly")
+        admin.execute("CREATE ROLE lowly LOGIN NOCREATEDB")
+    lowly = server.replace("://postgres@", "://lowly@")
+    assert lowly != server
+    with pytest.raises(psycopg.OperationalError) as refused:
+        migrate_dsn(f"{lowly}/not_allowed", JOURNAL)
+    shown = error_line(refused.value)
+    assert 'database "not_allowed" does not exist and could not be created' in shown
+    assert "createdb not_allowed" in shown and shown.startswith("the database (FLYWHEEL_DB)")
+    with psycopg.connect(postgres_cluster, autocommit=True) as admin:
+        names = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
+    assert "made_by_flywheel" in names and "not_allowed" not in names

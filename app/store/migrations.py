@@ -8,11 +8,14 @@ second waits for the first and then finds every step recorded.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 LOCK = 0x466C7977  # "Flyw": the advisory lock every replica takes to migrate
+
+log = logging.getLogger("flywheel.store")
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,35 @@ def migrate(conn: Any, steps: Steps) -> list[int]:
 
 def migrate_dsn(dsn: str, steps: Steps) -> list[int]:
     """``migrate`` on a connection of its own (the async journal runs it in a thread)."""
-    import psycopg
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect_creating(dsn) as conn:
         return migrate(conn, steps)
+
+
+def connect_creating(dsn: str) -> Any:
+    """A connection to ``dsn``'s database, created first if the server has none by that name.
+
+    The first start on a new server then needs no ``createdb``; a role that may not create
+    databases gets the reason and the command to run instead.
+    """
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = str(conninfo_to_dict(dsn).get("dbname") or "")
+    try:
+        return psycopg.connect(dsn, autocommit=True)
+    except psycopg.OperationalError as exc:
+        if not name or f'database "{name}" does not exist' not in str(exc):
+            raise
+    try:
+        with psycopg.connect(make_conninfo(dsn, dbname="postgres"), autocommit=True) as server:
+            server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    except psycopg.errors.DuplicateDatabase:
+        pass  # another replica starting at the same moment made it
+    except psycopg.Error as exc:
+        raise psycopg.OperationalError(
+            f'database "{name}" does not exist and could not be created ({exc});'
+            f" create it (createdb {name}) or name another in FLYWHEEL_DB"
+        ) from None
+    log.info('created the database "%s" (the server had none by that name)', name)
+    return psycopg.connect(dsn, autocommit=True)
