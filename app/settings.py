@@ -214,7 +214,7 @@ class Settings:
             "config_dir": Path(env["FLYWHEEL_CONFIG"])
             if env.get("FLYWHEEL_CONFIG")
             else default_config_dir(),
-            **_database(env.get("FLYWHEEL_DB") or "flywheel.db"),
+            **_database(_database_location(env)),
             "port": port,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
@@ -257,6 +257,13 @@ def _check_credentials_pair(app_id: str | None, private_key: str | None) -> None
 def _hours(env: Mapping[str, str], name: str, default: float) -> float:
     # GitHub keeps deliveries for 3 days: waiting longer could not be caught up by redelivery.
     return _amount(env, name, default, "hours", 72)
+
+
+def _database_location(env: Mapping[str, str]) -> str:
+    """FLYWHEEL_DB; else the ``DATABASE_URL`` a platform sets (Heroku, Render, Fly) when it
+    names PostgreSQL, as a Procfile ``scale`` then finds its database; else ``flywheel.db``."""
+    platform = env.get("DATABASE_URL") or ""
+    return env.get("FLYWHEEL_DB") or (platform if is_postgres(platform) else "flywheel.db")
 
 
 def _database(location: str) -> dict[str, object]:

@@ -188,6 +188,17 @@ def test_a_postgresql_url_is_kept_whole_and_never_shown_with_its_password() -> N
     assert Settings.from_env({"FLYWHEEL_DB": "state/flywheel.db"}).database == "state/flywheel.db"
 
 
+def test_a_platforms_database_url_is_used_when_flywheel_db_is_not_set() -> None:
+    from app.settings import Settings
+
+    platform = "postgres://u:p@ec2.example.com:5432/d8a"  # Heroku's scheme
+    assert Settings.from_env({"DATABASE_URL": platform}).database == platform
+    both = {"DATABASE_URL": platform, "FLYWHEEL_DB": "mine.db"}
+    assert Settings.from_env(both).database == "mine.db"  # ours wins
+    other = {"DATABASE_URL": "mysql://u:p@db/x"}  # not ours to use: the file as ever
+    assert Settings.from_env(other).database == "flywheel.db"
+
+
 async def test_deliveries_arriving_together_are_stored_once_each(journal: Any) -> None:
     """Concurrent records go in groups (one commit for many); a duplicate inside a group is
     stored once and answered as one."""
