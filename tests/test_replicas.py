@@ -368,3 +368,26 @@ async def test_claims_made_before_the_server_restarted_wait_for_their_replicas_t
     monkeypatch.setattr(claims, "SERVER_RESTART_GRACE_SECONDS", 0.0)  # long enough ago
     taken_over.clear()
     assert await _finished_by_another(journals, taken_over) < 8
+
+
+async def test_a_replica_whose_name_hashes_like_a_live_ones_still_starts(postgres_dsn: str) -> None:
+    """Its lock key taken (another name, the same hash): it starts without waiting, and holds
+    the lock once the other lets it go."""
+    import psycopg
+
+    from app.intake.liveness import Liveness
+
+    async with await psycopg.AsyncConnection.connect(postgres_dsn, autocommit=True) as other:
+        await other.execute("SELECT pg_advisory_lock(%s, hashtext('twin'))", (LIVENESS_CLASS,))
+        twin = Liveness(postgres_dsn, "twin")
+        await asyncio.wait_for(twin.start(), 5)
+        try:
+            assert twin.held is False
+            await other.execute("SELECT pg_advisory_unlock_all()")
+            for _ in range(40):
+                if twin.held:
+                    break
+                await asyncio.sleep(0.1)
+            assert twin.held is True
+        finally:
+            await twin.stop()
