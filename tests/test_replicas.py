@@ -391,3 +391,45 @@ async def test_a_replica_whose_name_hashes_like_a_live_ones_still_starts(postgre
             assert twin.held is True
         finally:
             await twin.stop()
+
+
+async def test_a_payload_older_than_one_another_replica_applied_is_read_again(
+    journals: list[PgJournal],
+) -> None:
+    """This replica applied an issue's first version, another replica its second; a late copy
+    of the first arriving here is measured against the journal, not this replica's memory."""
+    import json
+
+    from gidgethub import sansio
+
+    from app.intake.freshness import Freshness
+
+    def event(n: int, updated: str) -> sansio.Event:
+        data = {"action": "edited", "issue": {"number": 1, "updated_at": updated},
+                "repository": {"full_name": "example-org/hubs"}}  # fmt: skip
+        return sansio.Event(data, event="issues", delivery_id=f"d-{n}")
+
+    async def applied(journal: PgJournal, freshness: Freshness, n: int, updated: str) -> None:
+        data = event(n, updated).data
+        body = json.dumps(data).encode()
+        stored = await journal.record(Delivery.from_body(f"d-{n}", "issues", body, data))
+        assert stored is not None
+        await journal.start(stored.id)
+        await journal.finish(stored.id, state="done", duration=0.1)
+        freshness.handled(event(n, updated))
+
+    class GitHub:
+        reads: list[str] = []
+
+        async def getitem(self, url: str) -> dict[str, Any]:
+            self.reads.append(url)
+            return {"number": 1, "state": "open", "updated_at": "2026-11-01T10:00:02Z"}
+
+    here, there = Freshness(journals[0]), Freshness(journals[1])
+    await applied(journals[0], here, 1, "2026-11-01T10:00:01Z")
+    await applied(journals[1], there, 2, "2026-11-01T10:00:02Z")
+    github = GitHub()
+    late = await here.refresh(event(3, "2026-11-01T10:00:01Z"), github)  # type: ignore[arg-type]
+    assert "older than one handled (2026-11-01T10:00:02Z)" in late.note
+    assert github.reads == ["/repos/example-org/hubs/issues/1"]
+    assert late.event.data["issue"]["updated_at"] == "2026-11-01T10:00:02Z"

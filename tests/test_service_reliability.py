@@ -370,3 +370,36 @@ async def test_handlers_run_together_and_their_plans_join_in_order(
     assert fake.issue(REPO, issue.number).labels == ["seen"]
     (comment,) = fake.comments_on(REPO, issue.number)
     assert comment["body"].startswith("From the first handler.")
+
+
+async def test_a_late_older_payload_runs_on_the_issue_as_it_is_now(
+    flywheel: Flywheel, fake: Any
+) -> None:
+    """An edit's delivery arriving after a newer one (a redelivery, GitHub's retry): its
+    payload's ``updated_at`` is older than one already applied, so the issue is read again and
+    the checklist keeps the newer facts instead of bringing the old ones back."""
+    from tests.conftest import ORG
+    from tests.test_workflow_onboarding import ANSWERS, STATUS, open_onboarding
+
+    fake.add_board(ORG, 1, "Partnerships", {"Status": STATUS, "Community": "TEXT",
+                                            "Start date": "DATE"})  # fmt: skip
+    issue = open_onboarding(fake, ANSWERS)
+    assert (await flywheel.deliver("issues", payloads.issues_event(fake, issue, "opened")))[
+        "state"
+    ] == "done"
+    earlier_body = issue.body.replace("hypatia.example-hubs.org", "old.example.org")
+    late = payloads.issues_event(fake, issue, "edited", changes={"body": {"from": earlier_body}})
+    first_body = issue.body
+    issue.body = issue.body.replace("https://hypatia.example-hubs.org", "https://hub.hypatia.edu")
+    issue.updated_at = "2026-11-03T09:00:00Z"
+    newer = payloads.issues_event(fake, issue, "edited", changes={"body": {"from": first_body}})
+    assert (await flywheel.deliver("issues", newer))["state"] == "done"
+    (comment,) = fake.comments_on(REPO, issue.number)
+    assert "| Hub URL | https://hub.hypatia.edu |" in comment["body"]
+    reads = len([c for c in fake.calls if c.path.endswith(f"/issues/{issue.number}")])
+
+    row = await flywheel.deliver("issues", late)
+    assert row["state"] == "done", row
+    (comment,) = fake.comments_on(REPO, issue.number)
+    assert "| Hub URL | https://hub.hypatia.edu |" in comment["body"], "the old facts came back"
+    assert len([c for c in fake.calls if c.path.endswith(f"/issues/{issue.number}")]) == reads + 1

@@ -20,10 +20,11 @@ from app.store.migrations import JOURNAL, migrate_dsn
 
 
 def delivery(n: int, *, repo: str = "example-org/hubs", issue: int = 1, private: bool = False,
-             event: str = "issues", action: str = "opened") -> Delivery:  # fmt: skip
+             event: str = "issues", action: str = "opened",
+             body: str = "") -> Delivery:  # fmt: skip
     data = {
         "action": action,
-        "issue": {"number": issue, "updated_at": f"2026-11-01T10:00:{n:02d}Z"},
+        "issue": {"number": issue, "updated_at": f"2026-11-01T10:00:{n:02d}Z", "body": body},
         "repository": {"full_name": repo, "private": private},
         "installation": {"id": 1},
     }
@@ -73,7 +74,13 @@ async def transcript(journal: Any) -> list[Any]:
     said.append(("repos", await journal.repos()))
     said.append(("payload", json.loads(await journal.payload("d-4"))["repository"]))
     said.append(("known", sorted(await journal.known(["d-1", "d-4", "d-9"]))))
-    said.append(("done payloads", len(await journal.done_payloads("example-org/hubs", 1))))
+    # A NUL pasted into an issue (GitHub sends it as "\u0000", which jsonb refuses).
+    await journal.record(delivery(6, body="pasted \x00 binary"))
+    await journal.start("d-6")
+    await journal.finish("d-6", state=DONE, duration=0.1)
+    said.append(("newest version", await journal.newest_issue_version("example-org/hubs", 1)))
+    said.append(("none yet", await journal.newest_issue_version("example-org/hubs", 2)))
+    said.append(("listed with a NUL", [r["id"] for r in await journal.recent(limit=1)]))
     said.append(("decided", sorted(await journal.decided_after("example-org/hubs", 1, 10))))
     said.append(("for issue", [r["id"] for r in await journal.for_issue("example-org/hubs", 1)]))
     await journal.start("d-4")  # left running: a crash
@@ -95,8 +102,11 @@ async def test_both_engines_answer_the_same(journal: Any) -> None:
     assert said["repos"] == ({"example-org/hubs": False, "example-org/vault": True},)
     assert said["known"] == (["d-1", "d-4"],)
     assert said["decided"] == (["label:support"],)
+    assert said["newest version"] == ("2026-11-01T10:00:06Z",)
+    assert said["none yet"] == ("",)
+    assert said["listed with a NUL"] == (["d-6"],)
     assert said["recovered"] == (["d-2", "d-4"],)
-    assert said["counts after"] == ({PENDING: 2, "running": 0, DONE: 2, FAILED: 1},)
+    assert said["counts after"] == ({PENDING: 2, "running": 0, DONE: 3, FAILED: 1},)
 
 
 async def test_sqlite_and_postgresql_transcripts_are_equal(

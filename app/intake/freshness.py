@@ -6,13 +6,13 @@ issue. Its payload then describes the issue as it was: acting on it would
 bring back an old checklist, old facts, an old index entry. The issue's
 ``updated_at`` tells: when a payload is older than one already handled for
 the issue, the issue is read again from GitHub and the delivery runs on that.
+Replicas share the journal, and any of them may have applied the newer one:
+there the journal is asked every time, not only after a start.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import cachetools
 from gidgethub import sansio
@@ -26,7 +26,8 @@ CLAIMED_STATE = {"closed": "closed", "reopened": "open"}
 
 
 class Freshness:
-    """The newest issue version handled per issue: in memory, and from the journal after a start."""
+    """The newest issue version handled per issue: in memory, and from the journal after a
+    start (or always, when other replicas apply deliveries too)."""
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal
@@ -34,9 +35,9 @@ class Freshness:
 
     async def newest_handled(self, repo: str, number: int) -> str:
         key = (repo, number)
-        if key not in self._newest:
-            payloads = await self._journal.done_payloads(repo, number)
-            self._newest[key] = max(map(_updated_at, payloads), default="")
+        if key not in self._newest or self._journal.SHARED:
+            stored = await self._journal.newest_issue_version(repo, number)
+            self._newest[key] = max(stored, self._newest.get(key, ""))
         return self._newest[key]
 
     def handled(self, event: sansio.Event) -> None:
@@ -95,12 +96,3 @@ def _issue_key(event: sansio.Event) -> tuple[tuple[str, int], str] | None:
     if not isinstance(number, int):
         return None
     return (repo, number), updated if isinstance(updated, str) else ""
-
-
-def _updated_at(payload: bytes) -> str:
-    try:
-        data: Any = json.loads(payload)
-        updated = data["issue"]["updated_at"]
-    except (ValueError, KeyError, TypeError):
-        return ""
-    return updated if isinstance(updated, str) else ""

@@ -32,7 +32,10 @@ from .journal_queries import JournalQueries
 from .journal_sql import COLUMNS
 from .migrations import JOURNAL, migrate_dsn
 
-PRIVATE_PG = "((convert_from(payload, 'UTF8')::jsonb #> '{repository,private}') = 'true'::jsonb)"
+# A stored payload as jsonb. PostgreSQL refuses "\u0000" in jsonb (a NUL pasted into an issue
+# body, which GitHub sends and orjson accepts): read as U+FFFD, which keeps the JSON valid.
+PAYLOAD_PG = "replace(convert_from(payload, 'UTF8'), '\\u0000', '\\ufffd')::jsonb"
+PRIVATE_PG = f"(({PAYLOAD_PG} #> '{{repository,private}}') = 'true'::jsonb)"
 LISTED_PG = (
     "id, event, action, repo, issue_number, state, attempts, received_at, duration, error,"
     f" next_attempt_at, {PRIVATE_PG} AS private"
@@ -67,6 +70,8 @@ def _record_values(delivery: Delivery) -> tuple[Any, ...]:
 class PgJournal(JournalQueries):
     LISTED = LISTED_PG
     PRIVATE = PRIVATE_PG
+    UPDATED_AT = f"({PAYLOAD_PG} #>> '{{issue,updated_at}}')"
+    SHARED = True
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.dsn = dsn

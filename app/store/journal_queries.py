@@ -16,11 +16,15 @@ from .journal_sql import LISTED, row_summary
 
 
 class JournalQueries:
-    """The queries, written once for both engines: ``?`` placeholders, and the one expression
-    that differs (reading ``repository.private`` out of a stored payload) as an attribute."""
+    """The queries, written once for both engines: ``?`` placeholders, and the expressions
+    that differ (reading a value out of a stored payload) as attributes."""
 
     LISTED = LISTED
     PRIVATE = "json_extract(CAST(payload AS TEXT), '$.repository.private')"
+    UPDATED_AT = "json_extract(CAST(payload AS TEXT), '$.issue.updated_at')"
+    # Whether other processes apply deliveries from this journal too (replicas): what one
+    # process remembers of deliveries applied is then not the whole story.
+    SHARED = False
 
     async def query(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
         raise NotImplementedError
@@ -88,14 +92,16 @@ class JournalQueries:
             found.update(r["id"] for r in rows)
         return found
 
-    async def done_payloads(self, repo: str, number: int, limit: int = 20) -> list[bytes]:
-        """The payloads of the latest deliveries about one issue that were applied."""
+    async def newest_issue_version(self, repo: str, number: int, limit: int = 20) -> str:
+        """The newest ``issue.updated_at`` among the latest applied deliveries about an issue
+        ("" for none): what an older payload arriving late is measured against."""
         rows = await self.query(
-            "SELECT payload FROM deliveries WHERE repo=? AND issue_number=? AND state=?"
-            " ORDER BY seq DESC LIMIT ?",
+            f"SELECT MAX(v) AS newest FROM (SELECT {self.UPDATED_AT} AS v FROM deliveries"
+            " WHERE repo=? AND issue_number=? AND state=? ORDER BY seq DESC LIMIT ?) latest",
             (repo, number, DONE, limit),
         )
-        return [bytes(r["payload"]) for r in rows]
+        newest = rows[0]["newest"] if rows else None
+        return newest if isinstance(newest, str) else ""
 
     async def decided_after(
         self, repo: str, number: int, comment_id: int, limit: int = 100
