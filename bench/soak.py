@@ -2,6 +2,7 @@
 
     python bench/soak.py --deliveries 2000 [--fault-rate 0.3] [--seed 7]
     python bench/soak.py --deliveries 600 --replicas 3   # on a throwaway PostgreSQL
+    python bench/soak.py --replicas 3 --keep /tmp/soak   # keep logs and journal to look at
 
 Prints deliveries, faults injected, retries, restarts, mismatches (must be 0),
 link drift, GitHub calls per delivery and wall time. See tests/soak.py.
@@ -18,9 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from bench.economy import new_key
 from tests import postgres
 from tests.soak import soak
 
@@ -36,27 +35,30 @@ def main() -> int:
         default=1,
         help="above 1: that many replicas on PostgreSQL (Debian's binaries), one of them killed",
     )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="a folder to keep: each process's log, and the journal (journal.tsv) on PostgreSQL",
+    )
     args = parser.parse_args()
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    with tempfile.TemporaryDirectory() as workdir, contextlib.ExitStack() as stack:
+    with contextlib.ExitStack() as stack:
+        workdir = args.keep or Path(stack.enter_context(tempfile.TemporaryDirectory()))
         database = None
         if args.replicas > 1:
             database = postgres.fresh_database(stack.enter_context(postgres.cluster()))
         report = asyncio.run(
             soak(
                 args.deliveries,
-                key,
-                Path(workdir),
+                new_key(),
+                workdir,
                 seed=args.seed,
                 fault_rate=args.fault_rate,
                 database=database,
                 replicas=args.replicas,
             )
         )
+        if args.keep and database:  # before the throwaway cluster goes
+            keep_journal(database, args.keep / "journal.tsv")
     taken_back = report.log_text.count("took back")
     rows = [
         ("deliveries in the stream", report.deliveries),
@@ -84,6 +86,19 @@ def main() -> int:
     for line in report.mismatches[:20]:
         print("mismatch:", line[:2000])
     return 1 if report.mismatches else 0
+
+
+def keep_journal(database: str, path: Path) -> None:
+    """Every delivery's row but its payload, in order: who ran what, when, how often."""
+    import psycopg
+
+    columns = "seq, id, event, action, lane, state, attempts, claimed_by, received_at,"
+    columns += " started_at, finished_at, error"
+    with psycopg.connect(database) as conn:
+        rows = conn.execute(f"SELECT {columns} FROM deliveries ORDER BY seq").fetchall()
+    lines = ["\t".join(c.strip() for c in columns.split(","))]
+    lines += ["\t".join("" if v is None else str(v) for v in row) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":
