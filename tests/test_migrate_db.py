@@ -98,7 +98,7 @@ def test_a_database_the_server_lacks_is_created_at_first_start(postgres_cluster:
     from app.store.migrations import JOURNAL, migrate_dsn
 
     server = postgres_cluster.rsplit("/", 1)[0]
-    assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == [1, 2, 3]
+    assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == [1, 2, 3, 4]
     assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == []  # there now, migrated
     with psycopg.connect(postgres_cluster, autocommit=True) as admin:
         admin.execute("DROP ROLE IF EXISTS lowly")

@@ -80,9 +80,26 @@ async def test_a_replica_killed_as_its_comment_left_still_makes_the_others_list_
     await dying.__aenter__()
     await caches_b.comment_writes.intend(ISSUE)  # ... and the write leaves; then SIGKILL
     await dying.__aexit__(None, None, None)  # the server drops a dead session's locks
+    caches_a.comment_writes.settle = 0.5  # (3 s in service)
+    began = asyncio.get_running_loop().time()
     async with caches_a.comment_writes.lock(ISSUE):
+        # Never answered: the write may still be on its way to GitHub, so A lets it land.
+        assert asyncio.get_running_loop().time() - began >= 0.45
         with pytest.raises(CommentConflict):
             await lists_a.current(None, ISSUE)  # type: ignore[arg-type]
+
+
+async def test_a_comment_write_answered_elsewhere_is_not_waited_for(
+    joined: list[tuple[Replica, Caches]],
+) -> None:
+    (_a, caches_a), (_b, caches_b) = joined
+    caches_a.comment_writes.settle = 5.0
+    async with caches_b.comment_writes.lock(ISSUE):
+        await caches_b.comment_writes.intend(ISSUE)
+        CommentLists(caches_b.comment_writes).wrote(ISSUE)  # answered; announced at unlock
+    began = asyncio.get_running_loop().time()
+    async with caches_a.comment_writes.lock(ISSUE):
+        assert asyncio.get_running_loop().time() - began < 1.0
 
 
 async def test_comment_writes_on_one_issue_wait_for_each_other_across_replicas(

@@ -66,6 +66,11 @@ JOURNAL = Steps(
             issue TEXT PRIMARY KEY, moment BIGINT NOT NULL
         );
         """,
+        # When each moment was taken (the server's clock): a write a replica died sending may
+        # still land at GitHub for a few seconds, and the next writer waits for it.
+        """
+        ALTER TABLE comment_clock ADD COLUMN IF NOT EXISTS intended_at DOUBLE PRECISION;
+        """,
     ),
 )
 
