@@ -145,6 +145,11 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, Any]:
     return {"db_path": tmp_path / "flywheel.db"}
 
 
+def stored_at(database: dict[str, Any]) -> str:
+    """The ``database`` fixture as FLYWHEEL_DB says it, for a ``flywheel`` command."""
+    return str(database.get("database_url") or database["db_path"])
+
+
 @pytest.fixture
 def make_flywheel(
     aiohttp_client: Callable[..., Any], fake: FakeGitHub, private_key: str, database: dict[str, Any]

@@ -23,7 +23,7 @@ from app.settings import Settings
 from app.workflows import markers
 from tests import payloads
 from tests.commenting import say
-from tests.conftest import ORG, PRIVATE_REPO, REPO, ROOT, SECRET, Flywheel
+from tests.conftest import ORG, PRIVATE_REPO, REPO, ROOT, SECRET, Flywheel, stored_at
 from tests.test_commands_basic import grant
 
 SUPPORT = "example-org/support"  # a second public repository
@@ -319,7 +319,7 @@ async def test_bot_label_changes_update_the_index_but_write_nothing(
 
 
 async def test_flywheel_index_rebuilds_the_cache_from_github(
-    fake: Any, fake_url: str, private_key: str, tmp_path: Any
+    fake: Any, fake_url: str, private_key: str, database: dict[str, Any]
 ) -> None:
     request(fake, REPO, "hypatia", GPU_HYPATIA)
     request(fake, VAULT, "meitner", QUOTA).state = "closed"
@@ -329,7 +329,7 @@ async def test_flywheel_index_rebuilds_the_cache_from_github(
         "GITHUB_APP_ID": "12345",
         "GITHUB_PRIVATE_KEY": private_key,
         "GITHUB_API_URL": fake_url,
-        "FLYWHEEL_DB": str(tmp_path / "index.db"),
+        "FLYWHEEL_DB": stored_at(database),
         "FLYWHEEL_CONFIG": str(ROOT / "workflow-config"),
     }
     proc = await asyncio.create_subprocess_exec(
@@ -339,7 +339,7 @@ async def test_flywheel_index_rebuilds_the_cache_from_github(
     out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
     assert proc.returncode == 0, out.decode()
     assert "indexed 2 community requests of installation 1" in out.decode()
-    index = RequestIndex(tmp_path / "index.db")
+    index = RequestIndex(stored_at(database))
     assert {(r.repo, r.state, r.private) for r in index.all(1)} == {
         (REPO, "open", False),
         (VAULT, "closed", True),

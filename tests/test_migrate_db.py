@@ -100,6 +100,7 @@ def test_a_database_the_server_lacks_is_created_at_first_start(postgres_cluster:
     server = postgres_cluster.rsplit("/", 1)[0]
     assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == [1, 2, 3, 4]
     assert migrate_dsn(f"{server}/made_by_flywheel", JOURNAL) == []  # there now, migrated
+    RequestIndex(f"{server}/index_first").close()  # `flywheel index` before any serve
     with psycopg.connect(postgres_cluster, autocommit=True) as admin:
         admin.execute("DROP ROLE IF EXISTS lowly")
         admin.execute("CREATE ROLE lowly LOGIN NOCREATEDB")
@@ -112,4 +113,4 @@ def test_a_database_the_server_lacks_is_created_at_first_start(postgres_cluster:
     assert "createdb not_allowed" in shown and shown.startswith("the database (FLYWHEEL_DB)")
     with psycopg.connect(postgres_cluster, autocommit=True) as admin:
         names = {r[0] for r in admin.execute("SELECT datname FROM pg_database")}
-    assert "made_by_flywheel" in names and "not_allowed" not in names
+    assert {"made_by_flywheel", "index_first"} <= names and "not_allowed" not in names

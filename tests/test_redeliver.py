@@ -21,7 +21,7 @@ from app.intake.redeliver import (
 from app.store.delivery import Delivery
 from app.store.journal import Journal
 from tests import payloads
-from tests.conftest import REPO, SECRET, Flywheel
+from tests.conftest import REPO, SECRET, Flywheel, stored_at
 from tests.live import live_env, run_live_cli
 
 HOUR = 3600.0
@@ -112,12 +112,12 @@ async def test_periodic_pass_runs_on_its_interval_and_survives_github_errors(
 
 
 async def test_redeliver_command_reports_and_keeps_secrets_out(
-    fake: Any, fake_url: str, private_key: str, tmp_path: Path
+    fake: Any, fake_url: str, private_key: str, tmp_path: Path, database: dict[str, Any]
 ) -> None:
     fake.record_delivery("from-the-outage", "issues", "opened", 0)
     fake.record_delivery("fine", "issues", "opened", 202)
     env = live_env(fake_url, private_key, tmp_path)
-    env["FLYWHEEL_DB"] = str(tmp_path / "cli.db")
+    env["FLYWHEEL_DB"] = stored_at(database)
     code, out = await run_live_cli(env, "redeliver", "--since", "2h")
     assert code == 0, out
     assert "asked again: from-the-outage" in out

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from ..settings import is_postgres
 from .files import database
-from .migrations import Steps, migrate
+from .migrations import Steps, connect_creating, migrate
 
 
 class Cursor(Protocol):
@@ -64,9 +64,7 @@ class PgConnection:
         self._conn = self._connect()
 
     def _connect(self) -> Any:
-        import psycopg
-
-        conn = psycopg.connect(self.dsn, autocommit=True)
+        conn = connect_creating(self.dsn)  # `flywheel index` may come before any serve
         for setting in self.settings:  # e.g. "synchronous_commit = off", ours: not user text
             conn.execute(f"SET {setting}")
         return conn
