@@ -450,3 +450,39 @@ async def test_a_payload_older_than_one_another_replica_applied_is_read_again(
     assert "older than one handled (2026-11-01T10:00:02Z)" in late.note
     assert github.reads == ["/repos/example-org/hubs/issues/1"]
     assert late.event.data["issue"]["updated_at"] == "2026-11-01T10:00:02Z"
+
+
+async def test_a_delivery_submitted_while_a_claim_runs_is_not_reported_idle(
+    journals: list[PgJournal], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's snapshot predates the new row, so it finds nothing; the dispatcher must
+    not call itself idle then (CI saw a delivery read as pending after ``wait_idle``)."""
+    journal = journals[0]
+    claiming, go_on = asyncio.Event(), asyncio.Event()
+    claim = journal.claim
+
+    async def slow_claim(*args: Any, **kwargs: Any) -> list[Delivery]:
+        found = await claim(*args, **kwargs)
+        claiming.set()
+        await go_on.wait()
+        return found
+
+    monkeypatch.setattr(journal, "claim", slow_claim)
+    done: list[str] = []
+
+    async def works(d: Delivery) -> dict[str, Any]:
+        done.append(d.id)
+        return {}
+
+    dispatcher = ClaimingDispatcher(journal, works, standard_metrics(), replica="r")
+    await dispatcher.start()
+    try:
+        await asyncio.wait_for(claiming.wait(), 5)  # a claim that found nothing, not back yet
+        stored = await journal.record(delivery(1))
+        assert stored is not None
+        dispatcher.submit(stored)
+        go_on.set()
+        await dispatcher.wait_idle(timeout=5)
+        assert done == ["d-1"]
+    finally:
+        await dispatcher.stop(1.0)

@@ -138,7 +138,9 @@ class ClaimingDispatcher(Dispatcher):
             self._inflight.add(task)
             self._claims[task] = delivery.id
             task.add_done_callback(self._finished)
-        if not claimed and not self._inflight:
+        # Idle only if nothing arrived meanwhile: a delivery submitted while the claim above
+        # ran (its row committed after the claim's snapshot) woke the loop, and is not done.
+        if not claimed and not self._inflight and not self._wake.is_set():
             self._idle.set()
 
     async def _take_back_from_the_gone(self, now: float) -> None:
