@@ -4,9 +4,9 @@ Reminders, the redelivery sweep and the embedding of the index's missing
 vectors must not run on every replica at once (two reminder sweeps would both
 find a reminder due, and both post it). Every replica asks PostgreSQL for one
 session-level advisory lock on a connection it keeps; the one that gets it
-runs the passes for as long as that connection lives. When the leader dies its
-connection closes, the server drops the lock, and another replica's next try
-(every few seconds) takes over.
+runs the passes for as long as that connection lives (``session_lock.py``).
+When the leader dies its connection closes, the server drops the lock, and
+another replica's next try (every few seconds) takes over.
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+
+from .session_lock import SessionLock
 
 log = logging.getLogger("flywheel.replicas")
 
@@ -29,47 +31,34 @@ class Leadership:
         *,
         every: float = TRY_EVERY_SECONDS,
     ) -> None:
-        self.dsn, self._start_passes, self.every = dsn, start_passes, every
-        self.leading = False
-        self._task: asyncio.Task[None] | None = None
+        self._start_passes = start_passes
+        self._passes: list[asyncio.Task[None]] = []
+        self._lock = SessionLock(
+            dsn,
+            "SELECT pg_try_advisory_lock(%s)",
+            (LEADER_LOCK,),
+            what="for the periodic passes",
+            every=every,
+            on_held=self._lead,
+            on_lost=self._step_down,
+        )
+
+    @property
+    def leading(self) -> bool:
+        return self._lock.held
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run_forever())
+        self._lock.begin()
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        await self._lock.stop()
 
-    async def _run_forever(self) -> None:
-        while True:
-            try:
-                await self._lead_while_possible()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the connection dropped: the lock went with it
-                log.warning("leadership for the periodic passes lost: %s", exc)
-            await asyncio.sleep(self.every)
+    async def _lead(self) -> None:
+        log.info("this replica runs the periodic passes (reminders, sweeps)")
+        self._passes = self._start_passes()
 
-    async def _lead_while_possible(self) -> None:
-        import psycopg
-
-        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
-            while True:
-                cursor = await conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,))
-                row = await cursor.fetchone()
-                if row and row[0]:
-                    break
-                await asyncio.sleep(self.every)
-            log.info("this replica runs the periodic passes (reminders, sweeps)")
-            self.leading = True
-            passes = self._start_passes()
-            try:
-                while True:  # hold the lock; a dead connection ends the leadership
-                    await asyncio.sleep(self.every)
-                    await conn.execute("SELECT 1")
-            finally:
-                self.leading = False
-                for task in passes:
-                    task.cancel()
-                await asyncio.gather(*passes, return_exceptions=True)
+    async def _step_down(self) -> None:
+        passes, self._passes = self._passes, []
+        for task in passes:
+            task.cancel()
+        await asyncio.gather(*passes, return_exceptions=True)

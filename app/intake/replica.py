@@ -19,11 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool
-
 from ..plan.comments import LABEL_REMOVED, Caches
-from ..store.journal_pg import PgJournal
+from ..store.journal_pg import PgJournal, autocommit_pool
 from .notices import Notices
 from .replica_writes import SharedCommentWrites
 
@@ -82,13 +79,7 @@ async def join(journal: PgJournal, dsn: str, caches: Caches) -> Replica:
     notices = Notices(dsn, name, journal.pool)
     # Comment locks hold a connection while their write is on its way to GitHub (seconds,
     # when GitHub is slow): a pool of their own, so intake and claims never wait behind them.
-    locks = AsyncConnectionPool(
-        dsn,
-        min_size=1,
-        max_size=LOCK_CONNECTIONS,
-        open=False,
-        kwargs={"autocommit": True, "row_factory": dict_row},
-    )
+    locks = autocommit_pool(dsn, max_size=LOCK_CONNECTIONS)
     await locks.open(wait=True, timeout=30)
     caches.comment_writes = SharedCommentWrites(locks, notices)
     caches.announce = notices.publish

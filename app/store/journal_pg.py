@@ -67,6 +67,17 @@ def _record_values(delivery: Delivery) -> tuple[Any, ...]:
     )
 
 
+def autocommit_pool(dsn: str, *, max_size: int, min_size: int = 1) -> AsyncConnectionPool:
+    """A pool of autocommit connections answering rows as dicts, opened by the caller."""
+    return AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        kwargs={"autocommit": True, "row_factory": dict_row},
+    )
+
+
 class PgJournal(JournalQueries):
     LISTED = LISTED_PG
     PRIVATE = PRIVATE_PG
@@ -75,20 +86,8 @@ class PgJournal(JournalQueries):
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
         self.dsn = dsn
-        self._pool = AsyncConnectionPool(
-            dsn,
-            min_size=min_size,
-            max_size=max_size,
-            open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-        )
-        self._leases = AsyncConnectionPool(  # renewals only (see extend)
-            dsn,
-            min_size=1,
-            max_size=1,
-            open=False,
-            kwargs={"autocommit": True, "row_factory": dict_row},
-        )
+        self._pool = autocommit_pool(dsn, min_size=min_size, max_size=max_size)
+        self._leases = autocommit_pool(dsn, max_size=1)  # renewals only (see extend)
         self.commits = 0
         self._incoming: list[tuple[Delivery, asyncio.Future[Delivery | None]]] = []
         self._inserting: asyncio.Future[None] | None = None
@@ -250,21 +249,11 @@ class PgJournal(JournalQueries):
 
     async def release(self, replica: str) -> int:
         """A replica stopping hands its unfinished claims back at once (no lease to wait)."""
-        rows = await self._execute(
-            "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
-            " WHERE claimed_by=%s AND state=%s RETURNING seq",
-            (PENDING, replica, RUNNING),
-        )
-        return len(rows)
+        return await self._hand_back("claimed_by=%s", (replica,))
 
     async def release_expired(self) -> int:
         """Claims whose lease ran out (their replica died) become claimable again."""
-        rows = await self._execute(
-            "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
-            " WHERE state=%s AND lease_until < %s RETURNING seq",
-            (PENDING, RUNNING, time.time()),
-        )
-        return len(rows)
+        return await self._hand_back("lease_until < %s", (time.time(),))
 
     async def claimers_gone(self, replica: str) -> tuple[dict[str, bool], float]:
         """Replicas other than ``replica`` holding claims but no session (dead, or
@@ -288,9 +277,13 @@ class PgJournal(JournalQueries):
 
     async def release_claims_of(self, replicas: Iterable[str]) -> int:
         """The claims of replicas found gone become claimable again, without their lease."""
+        return await self._hand_back("claimed_by = ANY(%s)", (list(replicas),))
+
+    async def _hand_back(self, which: str, params: tuple[Any, ...]) -> int:
+        """Running claims matching ``which`` (our own SQL) made pending again; how many."""
         rows = await self._execute(
             "UPDATE deliveries SET state=%s, claimed_by=NULL, lease_until=NULL"
-            " WHERE state=%s AND claimed_by = ANY(%s) RETURNING seq",
-            (PENDING, RUNNING, list(replicas)),
+            f" WHERE state=%s AND {which} RETURNING seq",
+            (PENDING, RUNNING, *params),
         )
         return len(rows)
